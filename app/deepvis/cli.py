@@ -1,0 +1,227 @@
+"""Command-line entry points: gui (default), probe, snapshot, bench, precompute, models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from deepvis import DeepvisError, __version__
+from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
+
+COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models")
+log = logging.getLogger("deepvis")
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _model_flags(parser: argparse.ArgumentParser, layer: bool = True) -> None:
+    parser.add_argument("--model", help="a name from `deepvis models`, timm:NAME, or my_module:make_model")
+    parser.add_argument("--weights", help="a local state dict (.pth, .pt, .safetensors) for the model")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: config.yaml)")
+    if layer:
+        parser.add_argument("--layer", help="a layer's short name from the model card, or a module path")
+        parser.add_argument("--unit", type=int, default=0, help="the selected unit (channel) of the layer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepvis",
+        description="Live deep visualization for PyTorch CNNs. With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"deepvis {__version__}")
+    parser.add_argument("--config", help="a config file instead of the project's config.yaml")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the live window (the default command)")
+    gui.add_argument("input", nargs="?", help="an image, a video or a folder (default: the camera)")
+    gui.add_argument("--camera", type=int, help="camera index")
+    _model_flags(gui)
+
+    probe = sub.add_parser("probe", help="run one image through the model and write its outputs")
+    probe.add_argument("input", help="an image, or a video (its first frame)")
+    _model_flags(probe)
+    probe.add_argument("--out", default="probe-out", help="output folder (default: probe-out)")
+    probe.add_argument("--backprop", choices=[m for m in BACKPROP_MODES if m != "off"],
+                       help="also write the unit's backprop signal at the input")
+
+    snap = sub.add_parser("snapshot", help="render the window offscreen for an input and save it as PNG")
+    snap.add_argument("input", help="an image, a video or a folder")
+    _model_flags(snap)
+    snap.add_argument("--out", required=True, help="the PNG file to write")
+    snap.add_argument("--size", default=None, help="window size as WxH (default: config.yaml)")
+
+    bench = sub.add_parser("bench", help="measure the headless pipeline against the bare model")
+    _model_flags(bench)
+    bench.add_argument("--frames", type=int, default=100, help="frames to time (default: 100)")
+    bench.add_argument("--source", help="a video, image or folder (default: the sample video)")
+    bench.add_argument("--backprop", choices=[m for m in BACKPROP_MODES if m != "off"],
+                       help="also compute this backprop mode for the selected unit on every frame")
+
+    pre = sub.add_parser("precompute", help="compute per-unit images offline (top-k patches, optimized images)")
+    from deepvis.unitvis import commands as unit_commands
+
+    unit_commands.add_arguments(pre, _model_flags)
+
+    sub.add_parser("models", help="list the models and their layers")
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    # `deepvis` and `deepvis INPUT` mean `deepvis gui [INPUT]`.
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if argv[:1] not in (["-h"], ["--help"], ["--version"]) and (first is None or first not in COMMANDS):
+        if "--config" in argv[:1]:
+            argv = argv[:2] + ["gui"] + argv[2:]
+        else:
+            argv = ["gui"] + argv
+    return build_parser().parse_args(argv)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def settings(args: argparse.Namespace) -> Config:
+    """config.yaml with the command line's flags laid over it."""
+    config = load_config(getattr(args, "config", None))
+    return config.replace(
+        model=getattr(args, "model", None),
+        weights=getattr(args, "weights", None),
+        device=getattr(args, "device", None),
+        layer=getattr(args, "layer", None),
+        camera_index=getattr(args, "camera", None),
+    )
+
+
+def open_model(config: Config):
+    from deepvis.zoo import load_model
+
+    loaded = load_model(config.model, config.weights, config.device)
+    if config.layers:
+        loaded.with_layers(config.layers)
+    return loaded
+
+
+def pick_layer(loaded, name: str | None):
+    """The layer to show, added to the displayed layers when given as a module path."""
+    layer = loaded.find_layer(name) if name else loaded.default_layer()
+    if layer not in loaded.layers:
+        loaded.layers = loaded.layers + (layer,)
+    return layer
+
+
+def cmd_models(args, config: Config) -> int:
+    from deepvis.zoo import builtin_models
+
+    for card in builtin_models():
+        default = " (default)" if card.name == config.model else ""
+        print(f"{card.name}{default}: {card.title}, {card.input_size}x{card.input_size}")
+        print("    layers: " + " ".join(layer.name for layer in card.layers))
+    print("timm:NAME: any timm model (e.g. timm:convnext_tiny); its stages are derived from the model")
+    print("my_module:make_model: your own nn.Module factory, with --weights for its state dict")
+    return 0
+
+
+def first_frame(path: str):
+    from deepvis.sources import open_source
+
+    source = open_source(path)
+    with source:
+        frame = source.wait_new(-1, timeout=10.0)
+    if frame is None:
+        raise DeepvisError(f"no frame could be read from {path}")
+    return frame.rgb
+
+
+def cmd_probe(args, config: Config) -> int:
+    import cv2
+    import numpy as np
+
+    from deepvis.pipeline import Pipeline, ViewState
+
+    loaded = open_model(config)
+    layer = pick_layer(loaded, config.layer)
+    rgb = first_frame(args.input)
+    pipeline = Pipeline(loaded)
+    result_probe = pipeline.probe(rgb)
+    view = ViewState(layer=layer.name, unit=args.unit, crop=config.crop, boost=config.boost,
+                     gamma=config.gamma, colormap=config.colormap)
+    n_units = result_probe.activations[layer.name].shape[1]
+    if not 0 <= args.unit < n_units:
+        raise DeepvisError(f"--unit {args.unit} is out of range: {layer.name} has units 0..{n_units - 1}")
+    frame = pipeline.render(result_probe, view)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for p in result_probe.top:
+        print(f"{p.prob:7.2%}  {p.label}")
+    (out / "predictions.json").write_text(json.dumps(
+        {"model": loaded.name, "layer": layer.name, "unit": args.unit,
+         "top5": [{"label": p.label, "index": p.index, "prob": p.prob} for p in result_probe.top]},
+        indent=2))
+    np.save(out / "input.npy", result_probe.input.detach().cpu().numpy().astype(np.float32))
+    cv2.imwrite(str(out / "grid.png"), cv2.cvtColor(frame.grid, cv2.COLOR_RGB2BGR))
+    np.savez(out / "activations.npz", **{
+        name: act.detach().float().cpu().numpy() for name, act in result_probe.activations.items()})
+    if args.backprop:
+        from deepvis.backprop import write_probe_backprop
+
+        write_probe_backprop(loaded, result_probe.input, layer, args.unit, args.backprop, out)
+    print(f"wrote {out}/: predictions.json input.npy grid.png activations.npz"
+          + (" backprop.npy backprop.png" if args.backprop else ""))
+    return 0
+
+
+def cmd_bench(args, config: Config) -> int:
+    from deepvis.bench import run_bench
+
+    loaded = open_model(config)
+    layer = pick_layer(loaded, config.layer)
+    report = run_bench(loaded, layer, frames=args.frames, source=args.source, unit=args.unit,
+                       backprop=args.backprop)
+    print(json.dumps(report))
+    return 0
+
+
+def cmd_gui(args, config: Config) -> int:
+    from deepvis.gui.app import run_app
+
+    return run_app(args, config)
+
+
+def cmd_snapshot(args, config: Config) -> int:
+    from deepvis.gui.snapshot import run_snapshot
+
+    return run_snapshot(args, config)
+
+
+def cmd_precompute(args, config: Config) -> int:
+    from deepvis.unitvis import commands as unit_commands
+
+    return unit_commands.run(args, config)
+
+
+HANDLERS = {"gui": cmd_gui, "probe": cmd_probe, "snapshot": cmd_snapshot, "bench": cmd_bench,
+            "precompute": cmd_precompute, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="deepvis: %(message)s", stream=sys.stderr)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parse_args(argv)
+        config = settings(args)
+        return HANDLERS[args.command](args, config)
+    except DeepvisError as exc:
+        print(f"deepvis: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepvis: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The per-frame engine shared by the GUI worker, `bench`, `probe` and `snapshot`.
+
+frame (uint8, host) -> preprocess -> forward with capture -> grid, unit view and
+backprop pane rendered on the device -> one packed device-to-host transfer.
+The GUI hands in an immutable ViewState and gets back an immutable FrameResult.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from deepvis.probe import Prediction, Probe, ProbeResult, denormalize
+from deepvis.render import GridLayout, GridRenderer, as_maps, enlarge_unit
+from deepvis.zoo import Layer, LoadedModel
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the user is looking at; the GUI sends a new one on every change."""
+
+    layer: str  # short name of the displayed layer
+    unit: int = 0
+    crop: str = "crop"
+    boost: float = 0.0
+    gamma: float = 1.0
+    colormap: str = "gray"
+    backprop: str = "off"  # off | gradient | deconv | guided
+    backprop_filter: str = "raw"  # raw | gray | norm | norm-blur
+    backprop_origin: tuple[str, int] | None = None  # frozen (layer, unit) the backprop starts from ('d')
+    backprop_in_grid: bool = False  # show the backward signal in the grid instead of activations ('a')
+    pane_size: int = 224  # side of the enlarged unit and backprop images
+
+    def with_changes(self, **changes) -> "ViewState":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Display-ready output of one frame; every array is host uint8 unless noted."""
+
+    view: ViewState
+    frame_index: int
+    input_rgb: np.ndarray  # the model's input as it saw it, S x S x 3
+    grid: np.ndarray  # the layer grid
+    layout: GridLayout
+    unit_rgb: np.ndarray  # the selected unit's activation map, enlarged
+    unit_max: np.ndarray  # float32, each unit's current maximum (for hover read-outs)
+    top: list[Prediction]
+    backprop_rgb: np.ndarray | None = None  # the backprop pane, None when off
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # one-off messages for the status bar
+
+
+def to_host(*tensors: torch.Tensor) -> list[np.ndarray]:
+    """Move several device tensors to the host in one transfer (packed as bytes, then split)."""
+    flat = [t.contiguous().view(-1).view(torch.uint8) for t in tensors]
+    host = torch.cat(flat).cpu().numpy() if len(flat) > 1 else flat[0].cpu().numpy()
+    out, start = [], 0
+    for t, f in zip(tensors, flat):
+        numpy_dtype = torch.empty((), dtype=t.dtype).numpy().dtype
+        out.append(host[start : start + f.numel()].view(numpy_dtype).reshape(tuple(t.shape)))
+        start += f.numel()
+    return out
+
+
+class Pipeline:
+    """Runs one frame through the model and renders everything the window shows."""
+
+    def __init__(self, loaded: LoadedModel, layers: Sequence[Layer] | None = None, min_grid_size: int = 480):
+        self.loaded = loaded
+        self.probe = Probe(loaded, layers)
+        self.renderer = GridRenderer(min_size=min_grid_size)
+        self.sync_timings = loaded.device.type == "cuda"
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return self.probe.layers
+
+    def _tick(self, timings: dict[str, float], stage: str, start: float) -> float:
+        if self.sync_timings:
+            torch.cuda.synchronize(self.loaded.device)
+        now = time.perf_counter()
+        timings[stage] = (now - start) * 1000.0
+        return now
+
+    def process(self, rgb: np.ndarray, view: ViewState, frame_index: int = 0) -> FrameResult:
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        self.probe.crop = view.crop
+        x = self.probe.preprocess(rgb)
+        t = self._tick(timings, "preprocess", t)
+        result = self.probe.forward(x)
+        t = self._tick(timings, "forward", t)
+        return self.render(result, view, frame_index, timings, t)
+
+    def render(self, result: ProbeResult, view: ViewState, frame_index: int = 0,
+               timings: dict[str, float] | None = None, t: float | None = None) -> FrameResult:
+        timings = {} if timings is None else timings
+        t = time.perf_counter() if t is None else t
+        act = result.activations[view.layer]
+        maps = as_maps(act)
+        unit = min(max(view.unit, 0), maps.shape[0] - 1)
+        renderer = self.renderer
+        renderer.boost, renderer.gamma, renderer.colormap = view.boost, view.gamma, view.colormap
+        grid, layout = renderer.render_tensor(act, selected=unit)
+        unit_img = enlarge_unit(act, unit, view.pane_size, view.colormap, view.gamma)
+        unit_max = maps.float().amax(dim=(1, 2))
+        card = self.loaded.card
+        input_img = (denormalize(result.input, card.mean, card.std)[0].permute(1, 2, 0) * 255).round_().to(torch.uint8)
+        t = self._tick(timings, "render", t)
+        grid_np, unit_np, max_np, input_np = to_host(grid, unit_img, unit_max, input_img)
+        self._tick(timings, "transfer", t)
+        return FrameResult(
+            view=view, frame_index=frame_index, input_rgb=input_np, grid=grid_np, layout=layout,
+            unit_rgb=unit_np, unit_max=max_np, top=result.top, timings_ms=timings,
+        )

@@ -1,0 +1,162 @@
+"""One forward pass on the device: the activations of the displayed layers and the top-k.
+
+Preprocessing (crop or stretch, resize, normalize) runs on the device too, so a
+frame crosses from the host once, as uint8.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deepvis.zoo import OUTPUT, SOFTMAX, Layer, LoadedModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    index: int
+    prob: float
+
+
+@dataclass
+class ProbeResult:
+    input: torch.Tensor  # 1x3xHxW, normalized, what the model saw
+    activations: dict[str, torch.Tensor]  # short layer name -> 1xCxHxW or 1xN, on the device
+    logits: torch.Tensor  # 1xK
+    top: list[Prediction]
+
+
+def preprocess(
+    rgb: np.ndarray | torch.Tensor,
+    size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    crop: str = "crop",
+) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> 1x3xSxS float, normalized, on the device.
+
+    crop: the centred square of the frame is resized; stretch: the whole frame
+    is squeezed to a square.
+    """
+    frame = torch.as_tensor(rgb).to(device, non_blocking=True)
+    x = frame.permute(2, 0, 1).unsqueeze(0)
+    if crop == "crop":
+        h, w = x.shape[-2:]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        x = x[..., top : top + side, left : left + side]
+    # The CPU resizes uint8 directly (a fast path); other devices resize floats.
+    if device.type != "cpu":
+        x = x.float()
+    if x.shape[-2:] != (size, size):
+        # Antialiasing keeps large camera frames from aliasing when shrunk.
+        x = F.interpolate(x.contiguous(memory_format=torch.channels_last) if x.dtype == torch.uint8 else x,
+                          size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    x = x.float().div_(255.0)
+    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    return (x - mean_t) / std_t
+
+
+def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The inverse of preprocess's normalization: 1x3xHxW in [0, 1]."""
+    mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    return (x * std_t + mean_t).clamp_(0, 1)
+
+
+@contextmanager
+def capture_outputs(loaded: LoadedModel, paths: Sequence[str], store: dict[str, torch.Tensor], mutated: set[str]) -> Iterator[None]:
+    """Forward hooks that record each module's output into `store`; removed on exit.
+
+    An output that a later in-place op (e.g. ReLU(inplace=True) after a conv)
+    overwrites would be lost, so such outputs are cloned: `mutated` remembers
+    them from run to run, and a tensor's version counter finds new ones.
+    """
+    handles = []
+    versions: dict[str, int] = {}
+
+    def make_hook(path: str):
+        def hook(_module, _inputs, output):
+            if isinstance(output, (tuple, list)):
+                output = output[0]
+            if not isinstance(output, torch.Tensor):
+                return
+            if path in mutated:
+                store[path] = output.detach().clone()
+            else:
+                store[path] = output.detach()
+                versions[path] = output._version
+        return hook
+
+    try:
+        for path in paths:
+            handles.append(loaded.module(path).register_forward_hook(make_hook(path)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+    changed = [p for p, v in versions.items() if store[p]._version != v]
+    if changed:
+        mutated.update(changed)
+        raise _Mutated()
+
+
+class _Mutated(Exception):
+    """Raised when a captured output was overwritten in place; the pass is run again."""
+
+
+class Probe:
+    """Runs the model on frames and captures the displayed layers."""
+
+    def __init__(self, loaded: LoadedModel, layers: Sequence[Layer] | None = None, crop: str = "crop", top_k: int = 5):
+        self.loaded = loaded
+        self.layers = tuple(layers) if layers is not None else loaded.layers
+        self.crop = crop
+        self.top_k = top_k
+        self._mutated: set[str] = set()
+
+    def preprocess(self, rgb: np.ndarray) -> torch.Tensor:
+        card = self.loaded.card
+        return preprocess(rgb, card.input_size, card.mean, card.std, self.loaded.device, self.crop)
+
+    # no_grad rather than inference_mode: the in-place check needs version counters.
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> ProbeResult:
+        paths = sorted({layer.path for layer in self.layers if layer.path not in (SOFTMAX, OUTPUT)})
+        for _attempt in range(2):
+            outputs: dict[str, torch.Tensor] = {}
+            try:
+                with capture_outputs(self.loaded, paths, outputs, self._mutated):
+                    logits = self.loaded.model(x)
+                break
+            except _Mutated:
+                continue  # now the overwritten outputs are cloned
+        activations = {}
+        for layer in self.layers:
+            if layer.path == SOFTMAX:
+                activations[layer.name] = logits.softmax(dim=-1)
+            elif layer.path == OUTPUT:
+                activations[layer.name] = logits
+            else:
+                activations[layer.name] = outputs[layer.path]
+        return ProbeResult(input=x, activations=activations, logits=logits, top=self.top(logits))
+
+    def top(self, logits: torch.Tensor) -> list[Prediction]:
+        probs = logits[0].float().softmax(dim=-1)
+        values, indices = probs.topk(min(self.top_k, probs.numel()))
+        labels = self.loaded.labels
+        return [
+            Prediction(labels[i] if i < len(labels) else f"class {i}", i, p)
+            for p, i in zip(values.tolist(), indices.tolist())
+        ]
+
+    def __call__(self, rgb: np.ndarray) -> ProbeResult:
+        return self.forward(self.preprocess(rgb))

@@ -1,0 +1,1 @@
+"""Offline per-unit images: top-k dataset patches, activation maximization, the on-disk store."""

