@@ -91,7 +91,7 @@ def layout_for(maps_shape: tuple[int, ...], min_size: int = 480, border: int = 1
         # fc units: square tiles, as large as the target size allows.
         side = max(2, (min_size - border) // cols - border)
         return GridLayout(n, rows, cols, side, side, border)
-    scale = max(1, (min_size - border) // (cols * (w + border)))
+    scale = max(1, (min_size - border - cols * border) // (cols * w))
     return GridLayout(n, rows, cols, h * scale, w * scale, border)
 
 
