@@ -1,0 +1,61 @@
+"""`deepvis` / `deepvis INPUT`: the live window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from deepvis import DeepvisError
+
+log = logging.getLogger("deepvis.gui")
+
+NO_DISPLAY = ("no display: the window needs one. Headless, use `deepvis snapshot INPUT --out FILE.png` "
+              "or `deepvis probe INPUT`, or run under a virtual display (xvfb-run deepvis)")
+
+
+def has_display() -> bool:
+    """False on Linux with no X11 or Wayland display and no Qt platform chosen."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def make_application():
+    from PyQt6.QtWidgets import QApplication
+
+    from deepvis.gui.theme import apply_theme
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("deepvis")
+    apply_theme(app)
+    return app
+
+
+def run_app(args, config) -> int:
+    if not has_display():
+        raise DeepvisError(NO_DISPLAY)
+    from deepvis.cli import open_model, pick_layer
+    from deepvis.sources import open_source_with_fallback
+
+    spec = getattr(args, "input", None) or config.source
+    source, message = open_source_with_fallback(spec, config.camera_index)
+    try:
+        log.info("loading %s…", config.model)
+        loaded = open_model(config)
+        layer = pick_layer(loaded, config.layer)
+        app = make_application()
+        from deepvis.gui.main_window import MainWindow
+
+        window = MainWindow(config, loaded, source, layer=layer.name, unit=getattr(args, "unit", 0) or 0,
+                            message=message or loaded.message)
+    except BaseException:
+        source.stop()
+        raise
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        window.shutdown()

@@ -1,0 +1,46 @@
+"""One-off background calls (model loading, opening a camera) that report back on the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from deepvis import DeepvisError
+
+log = logging.getLogger("deepvis.gui")
+
+
+class BackgroundCall(QObject):
+    """Runs fn() on a daemon thread; `done(result)` or `failed(message)` arrive on the GUI thread."""
+
+    done = pyqtSignal(object)
+    failed = pyqtSignal(str)
+
+    def __init__(self, fn: Callable[[], Any], name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self._fn = fn
+        self._thread = threading.Thread(target=self._run, name=f"deepvis {name}", daemon=True)
+
+    def start(self) -> "BackgroundCall":
+        self._thread.start()
+        return self
+
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            result = self._fn()
+        except DeepvisError as error:
+            self.failed.emit(str(error))
+        except Exception as error:  # shown in the status bar, never a silent death
+            log.exception("background call failed")
+            self.failed.emit(f"{type(error).__name__}: {error}")
+        else:
+            self.done.emit(result)

@@ -1,0 +1,87 @@
+"""`deepvis snapshot INPUT --out FILE.png`: the real window, rendered offscreen for one input."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from deepvis import DeepvisError
+
+TIMEOUT_S = 120.0
+
+
+def parse_size(text: str | None, config) -> tuple[int, int]:
+    if not text:
+        return config.window.width, config.window.height
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise DeepvisError(f"--size must be WIDTHxHEIGHT, e.g. 1440x900, not {text!r}") from None
+    if not (320 <= width <= 10000 and 240 <= height <= 10000):
+        raise DeepvisError(f"--size {text} is out of range (320x240 to 10000x10000)")
+    return width, height
+
+
+def wait_until(app, condition, timeout: float) -> bool:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def render_window(window, app, unit: int, timeout: float = TIMEOUT_S) -> None:
+    """Wait until the window shows a result for its view (and the unit panel has loaded)."""
+    def shown() -> bool:
+        d = window.last_delivery
+        return d is not None and d.result.view == window.view and window.unit_panel.shown_key == (window.view.layer, window.view.unit)
+
+    if not wait_until(app, shown, timeout):
+        raise DeepvisError(f"no frame was rendered within {timeout:.0f} s")
+    count = window.last_delivery.result.layout.n_units
+    if not 0 <= unit < count:
+        raise DeepvisError(f"--unit {unit} is out of range: {window.view.layer} has units 0..{count - 1}")
+    # A few results of a moving source let the FPS read-out settle (a still image gives one).
+    wait_until(app, lambda: window.frames_displayed >= 3, 3.0)
+    window._refresh_status()
+    app.processEvents()
+
+
+def run_snapshot(args, config) -> int:
+    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from deepvis.cli import open_model, pick_layer
+    from deepvis.gui.app import make_application
+    from deepvis.sources import open_source
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise DeepvisError(f"--out must name a .png file, not {out}")
+    size = parse_size(getattr(args, "size", None), config)
+    source = open_source(args.input).start()
+    window = None
+    try:
+        loaded = open_model(config)
+        layer = pick_layer(loaded, config.layer)
+        app = make_application()
+        from deepvis.gui.main_window import MainWindow
+
+        window = MainWindow(config, loaded, source, layer=layer.name, unit=args.unit, message=loaded.message)
+        window.resize(*size)
+        window.show()
+        render_window(window, app, args.unit)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        path = window.save_screenshot(out)
+    finally:
+        if window is not None:
+            window.shutdown()
+            window.close()
+        else:
+            source.stop()
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,308 @@
+"""The per-unit panel: the selected unit's activation-maximization images, its top-9 patches
+and their deconvs, read from the unit store off the GUI thread; an on-demand compute."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThread, QThreadPool, pyqtSignal
+from PyQt6.QtGui import QImage, QPainter
+from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStackedWidget,
+                             QVBoxLayout, QWidget)
+
+from deepvis import DeepvisError
+from deepvis.gui.panes import fit_rect
+from deepvis.gui.theme import MUTED, PANEL
+
+log = logging.getLogger("deepvis.gui")
+
+
+class ImageCache:
+    """A thread-safe LRU of decoded images, keyed by path and modification time."""
+
+    def __init__(self, max_items: int = 256):
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[str, int], QImage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, path: Path) -> QImage:
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except OSError:
+            return QImage()
+        with self._lock:
+            image = self._items.get(key)
+            if image is not None:
+                self._items.move_to_end(key)
+                return image
+        image = QImage(str(path))  # QImage (not QPixmap) may be decoded on any thread
+        with self._lock:
+            self._items[key] = image
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+        return image
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Relay(QObject):
+    loaded = pyqtSignal(object, object, object)  # key, UnitImages, {"optimized": [...], ...}
+
+
+class _LoadJob(QRunnable):
+    def __init__(self, store, key: tuple[str, int], cache: ImageCache, relay: _Relay):
+        super().__init__()
+        self.store, self.key, self.cache, self.relay = store, key, cache, relay
+
+    def run(self) -> None:
+        try:
+            images = self.store.unit_images(*self.key)
+            decoded = {kind: [self.cache.load(p) for p in getattr(images, kind)]
+                       for kind in ("optimized", "patches", "deconvs")}
+        except Exception as error:  # a damaged store must not take the window down
+            log.warning("cannot read unit images for %s:%s: %s", *self.key, error)
+            return
+        self.relay.loaded.emit(self.key, images, decoded)
+
+
+class ComputeTask(QThread):
+    """compute_unit on a private copy of the model, with progress and a stop flag."""
+
+    progress = pyqtSignal(int, int)
+    finished_ok = pyqtSignal(object)
+    failed = pyqtSignal(str)
+
+    def __init__(self, copy_future, layer: str, unit: int, store, parent=None):
+        super().__init__(parent)
+        self.copy_future, self.layer, self.unit, self.store = copy_future, layer, unit, store
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        try:
+            from deepvis.unitvis.ondemand import compute_unit
+
+            loaded = self.copy_future.result(timeout=60)
+            result = compute_unit(loaded, self.layer, self.unit, self.store,
+                                  progress=lambda step, total: self.progress.emit(int(step), int(total)),
+                                  should_stop=self._stop.is_set)
+        except ImportError:
+            self.failed.emit("computing unit images is not available in this installation")
+        except DeepvisError as error:
+            self.failed.emit(str(error))
+        except Exception as error:
+            log.exception("computing the unit's images failed")
+            self.failed.emit(f"{type(error).__name__}: {error}")
+        else:
+            self.finished_ok.emit(result)
+
+
+class ThumbGrid(QWidget):
+    """A few images in a grid of square cells, smoothly scaled."""
+
+    def __init__(self, columns: int, rows: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.columns, self.rows = columns, rows
+        self.images: list[QImage] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(60, 60 * rows // columns)
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 240 * self.rows // self.columns)
+
+    def set_images(self, images: list[QImage]) -> None:
+        self.images = [im for im in images if not im.isNull()]
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        gap = 3
+        cell = min((self.width() - gap * (self.columns - 1)) / self.columns,
+                   (self.height() - gap * (self.rows - 1)) / self.rows)
+        x0 = (self.width() - (cell * self.columns + gap * (self.columns - 1))) / 2
+        for i in range(self.columns * self.rows):
+            row, col = divmod(i, self.columns)
+            rect = QRectF(x0 + col * (cell + gap), row * (cell + gap), cell, cell)
+            if i < len(self.images):
+                image = self.images[i]
+                painter.drawImage(fit_rect(rect, image.width(), image.height()), image)
+            else:
+                painter.fillRect(rect, PANEL.darker(115))
+        painter.end()
+
+
+def _section(title: str) -> QLabel:
+    label = QLabel(title.upper())
+    label.setObjectName("sectionTitle")
+    return label
+
+
+class UnitPanel(QWidget):
+    """Shows the stored images of the selected unit, or how to compute them."""
+
+    compute_requested = pyqtSignal()
+    images_shown = pyqtSignal(object)  # the (layer, unit) now displayed
+
+    def __init__(self, store_root: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store_root = Path(store_root)
+        self.store = None
+        self.model_name = ""
+        self.store_error: str | None = None
+        self.key: tuple[str, int] | None = None
+        self.shown_key: tuple[str, int] | None = None
+        self.current_images = None
+        self.cache = ImageCache()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self._relay = _Relay()
+        self._relay.loaded.connect(self._on_loaded)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        self.title = QLabel("unit")
+        self.title.setObjectName("sectionTitle")
+        self.info = QLabel("")
+        self.info.setObjectName("sectionTitle")
+        self.optimized = ThumbGrid(3, 1)
+        self.patches = ThumbGrid(3, 3)
+        self.deconvs = ThumbGrid(3, 3)
+        images_page = QWidget()
+        layout = QVBoxLayout(images_page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        for title, widget, stretch in (("activation maximization", self.optimized, 1),
+                                       ("top-9 patches", self.patches, 3), ("deconv of the top-9", self.deconvs, 3)):
+            layout.addWidget(_section(title))
+            layout.addWidget(widget, stretch)
+
+        self.empty_text = QLabel()
+        self.empty_text.setObjectName("emptyState")
+        self.empty_text.setWordWrap(True)
+        self.empty_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.compute_button = QPushButton("Compute now  (x)")
+        self.compute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.compute_button.clicked.connect(self.compute_requested)
+        empty_page = QWidget()
+        empty_layout = QVBoxLayout(empty_page)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(self.empty_text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.compute_button)
+        row.addStretch(1)
+        empty_layout.addLayout(row)
+        empty_layout.addStretch(2)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(images_page)
+        self.pages.addWidget(empty_page)
+        self.progress = QProgressBar()
+        self.progress.hide()
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 4, 8, 8)
+        outer.setSpacing(4)
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addStretch(1)
+        header.addWidget(self.info)
+        outer.addLayout(header)
+        outer.addWidget(self.pages, 1)
+        outer.addWidget(self.progress)
+
+    # -- model and selection ----------------------------------------------------------------
+
+    def set_model(self, model_name: str) -> None:
+        self.model_name = model_name
+        self.store, self.store_error = None, None
+        try:
+            from deepvis.unitvis.store import UnitStore
+
+            self.store = UnitStore(self.store_root, model_name)
+        except ImportError:
+            self.store_error = "the unit store is not available in this installation"
+        except DeepvisError as error:
+            self.store_error = str(error)
+        self.shown_key = None
+        if self.key is not None:
+            self.show_unit(*self.key, force=True)
+
+    def show_unit(self, layer: str, unit: int, force: bool = False) -> None:
+        key = (layer, unit)
+        if key == self.key and not force:
+            return
+        self.key = key
+        self.title.setText(f"IMAGES OF {layer}:{unit}")
+        if self.store is None:
+            self._show_empty()
+            return
+        self.pool.start(_LoadJob(self.store, key, self.cache, self._relay))
+
+    def refresh(self) -> None:
+        if self.key is not None:
+            self.show_unit(*self.key, force=True)
+
+    def _on_loaded(self, key, images, decoded) -> None:
+        if key != self.key:
+            return  # a newer selection is on its way
+        self.current_images = images
+        self.shown_key = key
+        if images.empty:
+            self._show_empty()
+        else:
+            self.optimized.set_images(decoded["optimized"])
+            self.patches.set_images(decoded["patches"])
+            self.deconvs.set_images(decoded["deconvs"])
+            self.info.setText(_summary(images.info))
+            self.pages.setCurrentIndex(0)
+        self.images_shown.emit(key)
+
+    def _show_empty(self) -> None:
+        layer, unit = self.key if self.key else ("LAYER", 0)
+        self.info.setText("")
+        if self.store_error:
+            self.empty_text.setText(self.store_error)
+            self.compute_button.setEnabled(False)
+        else:
+            self.empty_text.setText(
+                f"No images for {layer}:{unit} yet.\n\nCompute the layer offline with\n"
+                f"deepvis precompute …\n\nor this unit now:")
+            self.compute_button.setEnabled(True)
+        self.pages.setCurrentIndex(1)
+        self.images_shown.emit(self.key)
+
+    # -- progress of an on-demand compute ---------------------------------------------------------
+
+    def show_progress(self, step: int, total: int, text: str = "") -> None:
+        self.progress.show()
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(step)
+        self.progress.setFormat(text or f"computing… {step}/{total}")
+        self.compute_button.setEnabled(False)
+
+    def hide_progress(self) -> None:
+        self.progress.hide()
+        self.compute_button.setEnabled(self.store is not None)
+
+
+def _summary(info: dict) -> str:
+    """A short line of the unit's recorded figures (numbers only, at most three)."""
+    parts = []
+    for key, value in info.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{key} {value:.3g}")
+        elif isinstance(value, dict):
+            for sub, sub_value in value.items():
+                if isinstance(sub_value, (int, float)) and not isinstance(sub_value, bool):
+                    parts.append(f"{sub} {sub_value:.3g}")
+        if len(parts) >= 3:
+            break
+    return "  ·  ".join(parts[:3])

@@ -1,0 +1,192 @@
+"""The worker thread: it owns the model and runs the engine; the GUI thread never runs torch.
+
+Latest frame wins at every hand-off: the worker takes the source's newest frame,
+skips work when neither the frame nor the view changed, and keeps only its newest
+result for the GUI, which takes it when it is ready to paint.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+from PyQt6.QtCore import QThread, pyqtSignal
+
+from deepvis.pipeline import FrameResult, Pipeline, ViewState
+from deepvis.render import as_maps
+from deepvis.sources import FrameSource
+from deepvis.zoo import LoadedModel
+
+log = logging.getLogger("deepvis.gui")
+
+# How long the worker waits for a new frame before it looks at the view again.
+POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One result with what the window needs to label it."""
+
+    result: FrameResult
+    frame_timestamp: float  # Frame.timestamp (time.perf_counter at capture)
+    frame_label: str
+    model_name: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model the worker has switched to, with each displayed layer's number of units."""
+
+    loaded: LoadedModel
+    units: dict[str, int]
+
+
+def unit_counts(pipeline: Pipeline) -> dict[str, int]:
+    """Each displayed layer's number of units, from one forward pass on a blank image."""
+    size = pipeline.loaded.card.input_size
+    probed = pipeline.probe(np.zeros((size, size, 3), dtype=np.uint8))
+    return {name: int(as_maps(act).shape[0]) for name, act in probed.activations.items()}
+
+
+def copy_model(loaded: LoadedModel) -> LoadedModel:
+    """A LoadedModel with its own deep copy of the network and no hooks copied along."""
+    model = copy.deepcopy(loaded.model)
+    for module in model.modules():
+        module._forward_hooks.clear()
+        module._forward_pre_hooks.clear()
+        module._backward_hooks.clear()
+    return dataclasses.replace(loaded, model=model)
+
+
+class PipelineWorker(QThread):
+    result_ready = pyqtSignal()  # a new Delivery waits in take()
+    model_ready = pyqtSignal(object)  # ModelInfo, after set_model
+    failed = pyqtSignal(str)
+
+    def __init__(self, loaded: LoadedModel, source: FrameSource, view: ViewState, parent=None):
+        super().__init__(parent)
+        self._lock = threading.Lock()
+        self._source = source
+        self._view = view
+        self._pending_model: tuple[LoadedModel, ViewState] | None = (loaded, view)
+        self._loaded = loaded
+        self._frozen = False
+        self._stopping = False
+        self._latest: Delivery | None = None
+        self._signalled = False
+        self._copy_requests: list[Future] = []
+        self.frames_processed = 0
+
+    # -- called from the GUI thread -----------------------------------------------------
+
+    def set_view(self, view: ViewState) -> None:
+        with self._lock:
+            self._view = view
+
+    def set_source(self, source: FrameSource) -> None:
+        with self._lock:
+            self._source = source
+
+    def set_model(self, loaded: LoadedModel, view: ViewState) -> None:
+        """Switch models between frames; the old one keeps running until then."""
+        with self._lock:
+            self._pending_model = (loaded, view)
+            self._view = view
+
+    def set_frozen(self, frozen: bool) -> None:
+        with self._lock:
+            self._frozen = frozen
+
+    def take(self) -> Delivery | None:
+        """The newest result, once; older ones were dropped."""
+        with self._lock:
+            delivery, self._latest, self._signalled = self._latest, None, False
+        return delivery
+
+    def request_model_copy(self) -> Future:
+        """A deep copy of the current model, made between frames (hooks are module-global)."""
+        future: Future = Future()
+        with self._lock:
+            if self.isRunning() and not self._stopping:
+                self._copy_requests.append(future)
+                return future
+            loaded = self._loaded
+        future.set_result(copy_model(loaded))
+        return future
+
+    def stop(self, timeout_ms: int = 10000) -> None:
+        with self._lock:
+            self._stopping = True
+        self.wait(timeout_ms)
+
+    # -- the worker thread ------------------------------------------------------------------
+
+    def run(self) -> None:
+        pipeline: Pipeline | None = None
+        last_source, last_index, last_rgb, last_view, last_frame = None, -1, None, None, None
+        while True:
+            with self._lock:
+                if self._stopping:
+                    break
+                pending, self._pending_model = self._pending_model, None
+                source, view, frozen = self._source, self._view, self._frozen
+                copies, self._copy_requests = self._copy_requests, []
+            if pending is not None:
+                pipeline = self._switch_model(pending[0]) or pipeline  # a model that fails keeps the old
+                last_view = None
+            for future in copies:
+                future.set_result(copy_model(self._loaded))
+            if pipeline is None:
+                self.msleep(50)
+                continue
+            if source is not last_source:
+                last_source, last_index, last_rgb, last_frame = source, -1, None, None
+            if frozen and last_frame is not None:
+                frame = last_frame
+            else:
+                frame = source.wait_new(last_index, timeout=POLL_SECONDS)
+            if frame is None:
+                continue
+            if frame.rgb is last_rgb and view == last_view:
+                if frozen or frame.index == last_index:  # wait_new did not wait: do not spin
+                    self.msleep(int(POLL_SECONDS * 1000))
+                last_index = frame.index
+                continue  # a still image republished: nothing new to compute
+            try:
+                result = pipeline.process(frame.rgb, view, frame.index)
+            except Exception as error:
+                log.exception("the pipeline failed")
+                self.failed.emit(f"{type(error).__name__}: {error}")
+                last_index, last_rgb, last_view, last_frame = frame.index, frame.rgb, view, frame
+                continue
+            last_index, last_rgb, last_view, last_frame = frame.index, frame.rgb, view, frame
+            self.frames_processed += 1
+            self._deliver(Delivery(result, frame.timestamp, frame.label, pipeline.loaded.name))
+        with self._lock:
+            copies, self._copy_requests = self._copy_requests, []
+        for future in copies:
+            future.set_result(copy_model(self._loaded))
+
+    def _switch_model(self, loaded: LoadedModel) -> Pipeline | None:
+        try:
+            pipeline = Pipeline(loaded)
+            units = unit_counts(pipeline)
+        except Exception as error:
+            log.exception("the model cannot run")
+            self.failed.emit(f"{loaded.name} cannot run: {type(error).__name__}: {error}")
+            return None
+        self._loaded = loaded
+        self.model_ready.emit(ModelInfo(loaded, units))
+        return pipeline
+
+    def _deliver(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._latest = delivery
+            notify, self._signalled = not self._signalled, True
+        if notify:
+            self.result_ready.emit()
