@@ -50,7 +50,7 @@ def run_app(args, config) -> int:
         from deepvis.gui.main_window import MainWindow
 
         window = MainWindow(config, loaded, source, layer=layer.name, unit=getattr(args, "unit", 0) or 0,
-                            message=message or loaded.message)
+                            message=message or loaded.message, camera_mode=message is not None or None)
     except BaseException:
         source.stop()
         raise

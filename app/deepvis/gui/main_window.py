@@ -49,7 +49,7 @@ def describe_source(source: FrameSource) -> str:
 class MainWindow(QMainWindow):
     def __init__(self, config: Config, loaded: LoadedModel, source: FrameSource, layer: str | None = None,
                  unit: int = 0, message: str | None = None,
-                 model_loader: Callable[[str], LoadedModel] | None = None):
+                 model_loader: Callable[[str], LoadedModel] | None = None, camera_mode: bool | None = None):
         super().__init__()
         self.config = config
         self.loaded = loaded
@@ -59,6 +59,8 @@ class MainWindow(QMainWindow):
         self.view = initial_view(config, layer or loaded.default_layer().name, unit)
         self.model_loader = model_loader or (lambda name: _load_model(name, config))
         self.file_spec: str | None = None if isinstance(source, CameraSource) else getattr(source, "path", None)
+        # True while showing a camera, or the sample video that stands in for a missing one ('c').
+        self.camera_mode = isinstance(source, CameraSource) if camera_mode is None else camera_mode
         self.zoom = "off"
         self.frozen = False
         self.last_delivery: Delivery | None = None
@@ -547,16 +549,16 @@ class MainWindow(QMainWindow):
         def opener():
             source, message = open_source_with_fallback("camera", index)
             return source, message
-        self._switch_source(opener)
+        self._switch_source(opener, camera=True)
 
-    def _switch_source(self, opener, file_spec: str | None = None) -> None:
+    def _switch_source(self, opener, file_spec: str | None = None, camera: bool = False) -> None:
         """Open a source off the GUI thread (a camera can take seconds to answer), then swap."""
         def run():
             result = opener()
             return result if isinstance(result, tuple) else (result, None)
 
         task = BackgroundCall(run, "source opener", self)
-        task.done.connect(lambda pair: self._on_source_opened(pair[0], pair[1], file_spec))
+        task.done.connect(lambda pair: self._on_source_opened(pair[0], pair[1], file_spec, camera))
         task.failed.connect(self.show_message)
         self._tasks.add(task)
         task.done.connect(lambda _=None, t=task: self._tasks.discard(t))
@@ -564,8 +566,10 @@ class MainWindow(QMainWindow):
         self.source_task = task
         task.start()
 
-    def _on_source_opened(self, source: FrameSource, message: str | None, file_spec: str | None) -> None:
+    def _on_source_opened(self, source: FrameSource, message: str | None, file_spec: str | None,
+                          camera: bool) -> None:
         old, self.source = self.source, source
+        self.camera_mode = camera
         self.worker.set_source(source)
         if file_spec is not None:
             self.file_spec = file_spec
@@ -573,8 +577,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: old.stop(timeout=2.0))
 
     def toggle_camera(self) -> None:
-        if isinstance(self.source, CameraSource) or (self.file_spec is None and not isinstance(self.source, CameraSource)
-                                                     and getattr(self.source, "path", None) is None):
+        if self.camera_mode:
             self.open_path(str(self.file_spec or SAMPLE_IMAGES))
         else:
             self.open_camera(self.config.camera_index)

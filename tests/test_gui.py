@@ -1,0 +1,316 @@
+"""The window: selection by click and keys, menus' model and source switching, the camera
+fallback, folders with corrupt files, the per-unit panel, and no growth over 300 frames."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import sys
+import threading
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PyQt6.QtCore import QPoint, Qt
+from torch import nn
+
+from deepvis import DeepvisError
+from deepvis.config import Config
+from deepvis.paths import SAMPLE_IMAGES
+from deepvis.sources import FolderSource, VideoSource
+from deepvis.zoo import Layer, LoadedModel, ModelCard
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TIMEOUT = 15000  # ms; generous for a loaded machine, never reached when all is well
+
+
+def tiny_model(name: str = "tiny", channels: int = 12) -> LoadedModel:
+    """A small CNN with a card, so the window runs many frames per second on the CPU."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, channels, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10),
+    ).eval().requires_grad_(False)
+    layers = (Layer("conv1", "1"), Layer("conv2", "3"), Layer("fc", ""), Layer("prob", "softmax"))
+    card = ModelCard(name=name, title=f"{name} net", source="custom", input_size=32, layers=layers,
+                     default_layer="conv2")
+    return LoadedModel(card, model, [f"class {i}" for i in range(10)], torch.device("cpu"), layers)
+
+
+def write_video(path: Path, frames: int = 30, size: int = 64) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (size, size))
+    for i in range(frames):
+        image = np.zeros((size, size, 3), np.uint8)
+        cv2.circle(image, (8 + (i * 3) % (size - 16), size // 2), 6, (255, 200, 50), -1)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def write_png(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    cv2.imwrite(str(path), rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
+    return path
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config().replace(store=str(tmp_path / "units"), device="cpu")
+
+
+@pytest.fixture
+def make_window(qtbot, config):
+    from deepvis.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(source, loaded=None, **kw):
+        window = MainWindow(config, loaded or tiny_model(), source.start(), **kw)
+        window.resize(1024, 700)
+        window.show()
+        qtbot.addWidget(window)
+        windows.append(window)
+        qtbot.waitUntil(lambda: window.last_delivery is not None, timeout=TIMEOUT)
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()
+
+
+@pytest.fixture
+def video(tmp_path) -> Path:
+    return write_video(tmp_path / "tiny.mp4")
+
+
+def shown(window) -> bool:
+    """The latest displayed result is of the window's current view."""
+    d = window.last_delivery
+    return d is not None and d.result.view == window.view
+
+
+def test_click_on_a_tile_selects_its_unit(make_window, qtbot, video):
+    window = make_window(VideoSource(video))
+    pane = window.grid_pane
+    target = pane.tile_rect(5).center().toPoint()
+    qtbot.mouseClick(pane, Qt.MouseButton.LeftButton, pos=target)
+    assert window.view.unit == 5 and pane.selected == 5  # at once, before the worker answers
+    assert "conv2:5" in window.status_text()
+    qtbot.waitUntil(lambda: shown(window), timeout=TIMEOUT)
+    assert window.last_delivery.result.view.unit == 5
+    assert pane.hover_text(5).startswith("conv2:5   max ")
+
+
+def test_keys_do_what_they_say(make_window, qtbot, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        write_png(folder / f"img{i}.png", i)
+    window = make_window(FolderSource(folder))
+    qtbot.waitUntil(lambda: bool(window.units), timeout=TIMEOUT)
+    cols = window.last_delivery.result.layout.cols
+    assert window.units == {"conv1": 8, "conv2": 12, "fc": 10, "prob": 10}
+
+    def key(k):
+        qtbot.keyClick(window, k) if isinstance(k, str) else qtbot.keyClick(window, k)
+
+    key("l"); assert window.view.unit == 1
+    key(Qt.Key.Key_Right); assert window.view.unit == 2
+    key("j"); assert window.view.unit == 1
+    key("k"); assert window.view.unit == 1 + cols
+    key("i"); assert window.view.unit == 1
+    key("L"); assert window.view.unit == min(4, cols - 1)
+    key("J"); assert window.view.unit == max(0, min(4, cols - 1) - 3)
+    key("o"); assert window.view.layer == "fc"
+    key("u"); key("u"); assert window.view.layer == "conv1"
+    assert window.layer_bar.current == "conv1"
+    key("0"); assert window.view.crop == "stretch"
+    key("b"); assert (window.view.backprop, window.view.backprop_filter) == ("gradient", "raw")
+    key("b"); assert (window.view.backprop, window.view.backprop_filter) == ("gradient", "norm")
+    key("b"); key("b"); key("b"); assert window.view.backprop == "off"
+    key("m"); assert window.view.backprop_filter == "gray"
+    key("d"); assert window.view.backprop_origin == (window.view.layer, window.view.unit)
+    key("d"); assert window.view.backprop_origin is None
+    key("a"); assert window.view.backprop_in_grid
+    key("t"); assert window.view.gamma == 0.7
+    key("T"); assert window.view.boost == 0.3
+    assert "boost 0.3/0.7" in window.status_text()
+    key("z"); assert window.zoom == "unit" and window.grid_pane.selected is None
+    key("z"); key("z"); assert window.zoom == "off"
+    key("8"); assert not window.predictions.isVisible()
+    key("9"); assert not window.right.isVisible()
+    key("f"); assert window.frozen and "frozen" in window.status_text()
+    key("f"); assert not window.frozen
+    key(" "); assert window.source.paused
+    key(" "); assert not window.source.paused
+    key("h"); assert window.help_overlay.isVisible()
+    key(Qt.Key.Key_Escape); assert not window.help_overlay.isVisible()
+    # Every change reached the worker: its next result is of the current view.
+    qtbot.waitUntil(lambda: shown(window), timeout=TIMEOUT)
+
+    label = window.last_delivery.frame_label
+    key("e"); qtbot.waitUntil(lambda: window.last_delivery.frame_label != label, timeout=TIMEOUT)
+    assert window.last_delivery.frame_label.startswith("img1.png")
+    key(Qt.Key.Key_PageUp); qtbot.waitUntil(lambda: window.last_delivery.frame_label.startswith("img0.png"), timeout=TIMEOUT)
+
+    key(Qt.Key.Key_Escape)
+    assert window.view.layer == "conv2" and window.view.unit == 0 and window.view.backprop_in_grid is False
+    assert window.predictions.isVisible() and window.right.isVisible()
+    key("q")
+    assert not window.isVisible()
+
+
+def test_switching_model_keeps_the_old_one_running_until_ready(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+    other = tiny_model("other", channels=20)
+    other.message = "cannot download the weights of squeezenet1_1; using the embedded instead"
+    release = threading.Event()
+
+    def loader(name):
+        assert release.wait(10)
+        return other
+
+    window.model_loader = loader
+    window.model_actions["squeezenet1_1"].trigger()
+    assert window.progress.isVisible()
+    seen = window.frames_displayed
+    qtbot.waitUntil(lambda: window.frames_displayed > seen + 2, timeout=TIMEOUT)  # the old model runs on
+    assert window.last_delivery.model_name == "tiny"
+    release.set()
+    qtbot.waitUntil(lambda: window.last_delivery.model_name == "other" and shown(window), timeout=TIMEOUT)
+    assert window.units["conv2"] == 20
+    assert "cannot download" in window.message_label.text()
+    assert not window.progress.isVisible()
+
+
+def test_switching_source_and_camera_fallback(make_window, qtbot, video, tmp_path):
+    window = make_window(VideoSource(video))
+    window.open_path(str(SAMPLE_IMAGES / "chelsea.png"))
+    qtbot.waitUntil(lambda: window.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
+    window.open_camera(63)  # no camera answers there
+    qtbot.waitUntil(lambda: "sample" in window.last_delivery.frame_label, timeout=TIMEOUT)
+    assert "no camera at index 63: playing the sample video" in window.message_label.text()
+    # c goes back to the files last opened
+    qtbot.keyClick(window, "c")
+    qtbot.waitUntil(lambda: window.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
+
+
+def test_no_camera_at_start_plays_the_sample_video(monkeypatch, qtbot, config):
+    from deepvis.gui import app as gui_app
+    from deepvis.gui import main_window
+
+    shown_windows = []
+
+    def fake_exec(self):
+        window = shown_windows[0]
+        qtbot.waitUntil(lambda: window.last_delivery is not None, timeout=TIMEOUT)
+        return 0
+
+    monkeypatch.setattr("deepvis.cli.open_model", lambda config: tiny_model())
+    monkeypatch.setattr(main_window.MainWindow, "show", lambda self: shown_windows.append(self))
+    monkeypatch.setattr(type(gui_app.make_application()), "exec", fake_exec)
+    args = types.SimpleNamespace(input=None, unit=0)
+    assert gui_app.run_app(args, config.replace(camera_index=63)) == 0
+    window = shown_windows[0]
+    assert "no camera at index 63: playing the sample video" in window.message_label.text()
+    assert "sample" in window.last_delivery.frame_label
+
+
+def test_no_display_says_so_in_one_line(monkeypatch, capsys):
+    from deepvis.cli import main
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no display" in err and "deepvis snapshot" in err and "Traceback" not in err
+
+
+def test_a_corrupt_file_in_a_folder_is_skipped(make_window, qtbot, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_png(folder / "a.png", 1)
+    (folder / "b.png").write_bytes(b"not a png at all")
+    write_png(folder / "c.png", 2)
+    window = make_window(FolderSource(folder))
+    assert window.last_delivery.frame_label.startswith("a.png")
+    qtbot.keyClick(window, "e")
+    qtbot.waitUntil(lambda: window.last_delivery.frame_label.startswith("c.png"), timeout=TIMEOUT)
+    assert any("b.png" in w for w in window.source.warnings)
+
+
+def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbot, video, config, monkeypatch):
+    from deepvis.unitvis.store import UnitStore
+
+    store = UnitStore(config.store_path, "tiny")
+    store.claim()
+    rgb = np.full((32, 32, 3), 200, np.uint8)
+    for i in range(9):
+        store.write_image("conv2", 0, f"patch_{i:02d}.png", rgb)
+        store.write_image("conv2", 0, f"deconv_{i:02d}.png", rgb)
+    store.write_image("conv2", 0, "opt_lucid.png", rgb)
+
+    calls = []
+
+    def compute_unit(loaded, layer, unit, store, preset="lucid", progress=None, should_stop=None):
+        calls.append(loaded)
+        for step in range(3):
+            progress(step + 1, 3)
+        store.write_image(layer, unit, "opt_lucid.png", rgb)
+        return store.unit_images(layer, unit)
+
+    monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand",
+                        types.SimpleNamespace(compute_unit=compute_unit))
+    window = make_window(VideoSource(video))
+    panel = window.unit_panel
+    qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 0), timeout=TIMEOUT)
+    assert panel.pages.currentIndex() == 0 and len(panel.patches.images) == 9 and len(panel.optimized.images) == 1
+
+    qtbot.keyClick(window, "l")
+    qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 1), timeout=TIMEOUT)
+    assert panel.pages.currentIndex() == 1 and "deepvis precompute" in panel.empty_text.text()
+
+    qtbot.keyClick(window, "x")
+    qtbot.waitUntil(lambda: panel.pages.currentIndex() == 0 and panel.shown_key == ("conv2", 1), timeout=TIMEOUT)
+    assert len(calls) == 1 and calls[0].model is not window.loaded.model  # a private copy
+    assert not any(m._forward_hooks for m in calls[0].model.modules())
+
+
+def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else threading.active_count()
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    qtbot.waitUntil(lambda: window.worker.frames_processed >= 30, timeout=TIMEOUT)
+    threads, rss = os_threads(), rss_mb()
+    qtbot.waitUntil(lambda: window.worker.frames_processed >= 330, timeout=60000)
+    assert window.frames_displayed > 30
+    assert os_threads() <= threads
+    assert rss_mb() - rss < 40
+
+
+def test_snapshot_renders_the_window(tmp_path, qtbot, monkeypatch):
+    from deepvis.cli import main
+
+    monkeypatch.setattr("deepvis.cli.open_model", lambda config: tiny_model())
+    out = tmp_path / "shot.png"
+    assert main(["snapshot", str(SAMPLE_IMAGES / "chelsea.png"), "--unit", "3", "--out", str(out),
+                 "--size", "800x600"]) == 0
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[:2] == (600, 800)
+    with pytest.raises(DeepvisError):
+        from deepvis.gui.snapshot import parse_size
+        parse_size("800by600", Config())
