@@ -73,22 +73,32 @@ def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
 
 
 @contextmanager
-def capture_outputs(loaded: LoadedModel, paths: Sequence[str], store: dict[str, torch.Tensor], mutated: set[str]) -> Iterator[None]:
+def capture_outputs(loaded: LoadedModel, paths: Sequence[str], store: dict[str, torch.Tensor], mutated: set[str],
+                    attached: dict[str, torch.Tensor] | None = None) -> Iterator[None]:
     """Forward hooks that record each module's output into `store`; removed on exit.
 
     An output that a later in-place op (e.g. ReLU(inplace=True) after a conv)
     overwrites would be lost, so such outputs are cloned: `mutated` remembers
     them from run to run, and a tensor's version counter finds new ones.
+    attached: when given, each output is also kept there as it is, on the
+    autograd graph (for a backward pass that shares this forward); the model
+    then goes on with a copy of a mutated output, so the kept one stays intact.
     """
     handles = []
     versions: dict[str, int] = {}
 
     def make_hook(path: str):
         def hook(_module, _inputs, output):
+            single = isinstance(output, torch.Tensor)
             if isinstance(output, (tuple, list)):
                 output = output[0]
             if not isinstance(output, torch.Tensor):
-                return
+                return None
+            if attached is not None:
+                attached[path] = output
+                if single and path in mutated:
+                    store[path] = output.detach()
+                    return output.clone()
             if path in mutated:
                 store[path] = output.detach().clone()
             else:
@@ -130,15 +140,24 @@ class Probe:
     # no_grad rather than inference_mode: the in-place check needs version counters.
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> ProbeResult:
-        paths = sorted({layer.path for layer in self.layers if layer.path not in (SOFTMAX, OUTPUT)})
+        return self.forward_attached(x)[0]
+
+    def forward_attached(self, x: torch.Tensor, keep: Sequence[str] = ()) -> tuple[ProbeResult, dict[str, torch.Tensor]]:
+        """forward() with autograd as the caller set it, and the outputs of the module paths `keep`
+        ("" = the logits) still on the graph, so that a backward pass can share this forward."""
+        paths = sorted({layer.path for layer in self.layers if layer.path not in (SOFTMAX, OUTPUT)}
+                       | {path for path in keep if path not in (SOFTMAX, OUTPUT)})
         for _attempt in range(2):
             outputs: dict[str, torch.Tensor] = {}
+            attached: dict[str, torch.Tensor] | None = {} if keep else None
             try:
-                with capture_outputs(self.loaded, paths, outputs, self._mutated):
+                with capture_outputs(self.loaded, paths, outputs, self._mutated, attached):
                     logits = self.loaded.model(x)
                 break
             except _Mutated:
                 continue  # now the overwritten outputs are cloned
+        attached = {} if attached is None else {**attached, OUTPUT: logits}
+        logits, x = logits.detach(), x.detach()
         activations = {}
         for layer in self.layers:
             if layer.path == SOFTMAX:
@@ -147,7 +166,7 @@ class Probe:
                 activations[layer.name] = logits
             else:
                 activations[layer.name] = outputs[layer.path]
-        return ProbeResult(input=x, activations=activations, logits=logits, top=self.top(logits))
+        return ProbeResult(input=x, activations=activations, logits=logits, top=self.top(logits)), attached
 
     def top(self, logits: torch.Tensor) -> list[Prediction]:
         probs = logits[0].float().softmax(dim=-1)
