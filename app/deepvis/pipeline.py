@@ -76,6 +76,7 @@ class Pipeline:
         self.probe = Probe(loaded, layers)
         self.renderer = GridRenderer(min_size=min_grid_size)
         self.sync_timings = loaded.device.type == "cuda"
+        self._noticed: set[str] = set()  # activations already reported as lacking a backprop rule
 
     @property
     def layers(self) -> tuple[Layer, ...]:
@@ -94,12 +95,30 @@ class Pipeline:
         self.probe.crop = view.crop
         x = self.probe.preprocess(rgb)
         t = self._tick(timings, "preprocess", t)
-        result = self.probe.forward(x)
+        backprop = None
+        if view.backprop != "off":
+            result, backprop = self.forward_backprop(x, view)
+        else:
+            result = self.probe.forward(x)
         t = self._tick(timings, "forward", t)
-        return self.render(result, view, frame_index, timings, t)
+        return self.render(result, view, frame_index, timings, t, backprop)
+
+    def forward_backprop(self, x: torch.Tensor, view: ViewState):
+        """The display forward shared with the backward pass of the origin unit: (ProbeResult, BackpropResult).
+
+        The origin is the frozen (layer, unit) of view.backprop_origin, else the selected unit; with
+        backprop_in_grid the backward signal is also captured at the displayed layer.
+        """
+        from deepvis.backprop import probe_backprop
+
+        by_name = {layer.name: layer for layer in self.layers}
+        origin_name, origin_unit = view.backprop_origin or (view.layer, view.unit)
+        origin = by_name.get(origin_name) or by_name[view.layer]
+        capture = by_name[view.layer].path if view.backprop_in_grid else None
+        return probe_backprop(self.probe, x, origin.path, max(origin_unit, 0), view.backprop, capture)
 
     def render(self, result: ProbeResult, view: ViewState, frame_index: int = 0,
-               timings: dict[str, float] | None = None, t: float | None = None) -> FrameResult:
+               timings: dict[str, float] | None = None, t: float | None = None, backprop=None) -> FrameResult:
         timings = {} if timings is None else timings
         t = time.perf_counter() if t is None else t
         act = result.activations[view.layer]
@@ -107,15 +126,26 @@ class Pipeline:
         unit = min(max(view.unit, 0), maps.shape[0] - 1)
         renderer = self.renderer
         renderer.boost, renderer.gamma, renderer.colormap = view.boost, view.gamma, view.colormap
-        grid, layout = renderer.render_tensor(act, selected=unit)
+        in_grid = backprop is not None and view.backprop_in_grid and backprop.captured is not None
+        grid, layout = renderer.render_tensor(backprop.captured if in_grid else act, selected=unit, signed=in_grid)
+        backprop_img, notices = None, ()
+        if backprop is not None:
+            from deepvis.backprop import backprop_image, unsupported_notice
+
+            backprop_img = backprop_image(backprop.input_signal[0], view.backprop_filter, view.pane_size)
+            new = [name for name in backprop.unsupported if name not in self._noticed]
+            self._noticed.update(new)
+            notices = (unsupported_notice(new),) if new else ()
         unit_img = enlarge_unit(act, unit, view.pane_size, view.colormap, view.gamma)
         unit_max = maps.float().amax(dim=(1, 2))
         card = self.loaded.card
         input_img = (denormalize(result.input, card.mean, card.std)[0].permute(1, 2, 0) * 255).round_().to(torch.uint8)
         t = self._tick(timings, "render", t)
-        grid_np, unit_np, max_np, input_np = to_host(grid, unit_img, unit_max, input_img)
+        extra = () if backprop_img is None else (backprop_img,)
+        grid_np, unit_np, max_np, input_np, *backprop_np = to_host(grid, unit_img, unit_max, input_img, *extra)
         self._tick(timings, "transfer", t)
         return FrameResult(
             view=view, frame_index=frame_index, input_rgb=input_np, grid=grid_np, layout=layout,
             unit_rgb=unit_np, unit_max=max_np, top=result.top, timings_ms=timings,
+            backprop_rgb=backprop_np[0] if backprop_np else None, notices=notices,
         )
