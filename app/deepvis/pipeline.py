@@ -8,6 +8,7 @@ The GUI hands in an immutable ViewState and gets back an immutable FrameResult.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -68,6 +69,25 @@ def to_host(*tensors: torch.Tensor) -> list[np.ndarray]:
     return out
 
 
+@contextmanager
+def small_ops(device: torch.device):
+    """Run a stretch of small tensor ops on one CPU thread.
+
+    Splitting ops of a few hundred kilobytes over torch's thread pool costs more
+    in hand-offs than it saves, and when another process holds the second core
+    it costs tens of milliseconds a frame. The model's forward keeps every thread.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class Pipeline:
     """Runs one frame through the model and renders everything the window shows."""
 
@@ -93,7 +113,8 @@ class Pipeline:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         self.probe.crop = view.crop
-        x = self.probe.preprocess(rgb)
+        with small_ops(self.loaded.device):
+            x = self.probe.preprocess(rgb)
         t = self._tick(timings, "preprocess", t)
         backprop = None
         if view.backprop != "off":
@@ -121,6 +142,11 @@ class Pipeline:
                timings: dict[str, float] | None = None, t: float | None = None, backprop=None) -> FrameResult:
         timings = {} if timings is None else timings
         t = time.perf_counter() if t is None else t
+        with small_ops(self.loaded.device):
+            return self._render(result, view, frame_index, timings, t, backprop)
+
+    def _render(self, result: ProbeResult, view: ViewState, frame_index: int, timings: dict[str, float],
+                t: float, backprop=None) -> FrameResult:
         act = result.activations[view.layer]
         maps = as_maps(act)
         unit = min(max(view.unit, 0), maps.shape[0] - 1)
