@@ -27,7 +27,7 @@ from deepvis.zoo import LoadedModel, builtin_models
 from deepvis.gui import keys
 from deepvis.gui.background import BackgroundCall
 from deepvis.gui.images import rgb_from_qimage
-from deepvis.gui.panes import GridPane, HelpOverlay, ImagePane, LayerBar, PredictionsPane
+from deepvis.gui.panes import GridPane, HelpOverlay, ImagePane, LayerBar, PredictionsPane, UnitTrace
 from deepvis.gui.unit_panel import ComputeTask, UnitPanel
 from deepvis.gui.worker import Delivery, ModelInfo, PipelineWorker
 
@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.grid_pane.unit_hovered.connect(self._on_hover)
         self.grid_pane.on_painted = self._on_grid_painted
         self.unit_pane = ImagePane("unit", smooth=False, placeholder="")
+        self.unit_trace = UnitTrace()
         self.unit_panel = UnitPanel(self.config.store_path)
         self.unit_panel.compute_requested.connect(self.compute_unit)
 
@@ -132,12 +133,15 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.setSpacing(6)
         right_layout.addWidget(self.unit_pane, 2)
+        right_layout.addWidget(self.unit_trace)
         right_layout.addWidget(self.unit_panel, 5)
         self.unit_panel.setAutoFillBackground(True)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setHandleWidth(6)
+        self._user_sized = False  # once the user drags a splitter handle, resizing keeps their split
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_sized", True))
         for widget, stretch in ((left, 1), (middle, 2), (self.right, 1)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
@@ -398,8 +402,17 @@ class MainWindow(QMainWindow):
         self.show_message("view reset")
 
     def reset_layout(self) -> None:
-        width = self.splitter.width()
-        self.splitter.setSizes([width // 4, width // 2, width // 4])
+        self._user_sized = False
+        self._fit_splitter()
+
+    def _fit_splitter(self) -> None:
+        """The grid (square) gets about the height of the window; the side columns share the rest."""
+        width, height = self.splitter.width(), self.splitter.height()
+        if width <= 0 or height <= 0:
+            return
+        middle = int(min(max(height - 10, width * 0.42), width * 0.6))
+        side = (width - middle) // 2
+        self.splitter.setSizes([side, middle, width - middle - side])
 
     def quit(self) -> None:
         self.close()
@@ -436,6 +449,8 @@ class MainWindow(QMainWindow):
         if (result.view.layer, result.view.unit) == (self.view.layer, self.view.unit):
             self.unit_pane.set_array(result.unit_rgb)
             self.unit_pane.badge = ""
+            unit = min(result.view.unit, len(result.unit_max) - 1)
+            self.unit_trace.add((result.view.layer, unit), float(result.unit_max[unit]))
         if result.backprop_rgb is not None:
             self.backprop_pane.set_array(result.backprop_rgb)
         elif self.view.backprop != "off":
@@ -711,6 +726,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if not self._user_sized:
+            QTimer.singleShot(0, self._fit_splitter)  # after the layouts have given the splitter its size
         if self.help_overlay.isVisible():
             self.help_overlay.setGeometry(self.centralWidget().rect())
 

@@ -322,6 +322,44 @@ class PredictionsPane(QWidget):
         painter.end()
 
 
+class UnitTrace(QWidget):
+    """The selected unit's maximum over the last frames, drawn with pyqtgraph."""
+
+    LENGTH = 150
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        import pyqtgraph as pg
+
+        from PyQt6.QtWidgets import QVBoxLayout
+
+        self.values = np.full(self.LENGTH, np.nan, dtype=np.float32)
+        self.key: tuple[str, int] | None = None
+        self.plot = pg.PlotWidget(background=PANEL)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.getAxis("bottom").hide()
+        self.plot.getAxis("left").setTextPen(MUTED)
+        self.plot.getAxis("left").setPen(MUTED)
+        self.plot.getAxis("left").setWidth(36)
+        self.curve = self.plot.plot(pen=pg.mkPen(ACCENT, width=1.5), connect="finite")
+        self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.setFixedHeight(70)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+    def add(self, key: tuple[str, int], value: float) -> None:
+        if key != self.key:  # a new unit starts a new trace
+            self.key = key
+            self.values[:] = np.nan
+        self.values = np.roll(self.values, -1)
+        self.values[-1] = value
+        self.curve.setData(self.values)
+
+
 class HelpOverlay(QWidget):
     """The key bindings over the window (h); a click or h closes it."""
 
