@@ -1,0 +1,95 @@
+"""Optimized images into the store: for the CLI (many units) and for the window (one unit, now).
+
+Both save the image and the unit's figures: the best value, majority success
+(the unit is the top unit of its layer) and, where a top-k scan of the same
+model is stored, R = best value / the highest value over the scanned images.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from deepvis.unitvis.optimize import OptimizeResult, Preset, get_preset, optimize_units
+from deepvis.unitvis.store import UnitImages, UnitStore
+from deepvis.zoo import Layer, LoadedModel
+
+
+def _ratio(value: float, reference) -> float | None:
+    if reference is None or reference <= 0:
+        return None
+    return round(value / reference, 6)
+
+
+def save_results(store: UnitStore, layer: Layer, preset: Preset, result: OptimizeResult, seed: int,
+                 size: int) -> None:
+    """Each unit's PNG, then its entry (the entry last: it marks the unit as done)."""
+    images = (result.images.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().numpy()
+    for b, unit in enumerate(result.units.tolist()):
+        name = f"opt_{preset.name}.png"
+        store.write_image(layer.name, unit, name, np.ascontiguousarray(images[b]))
+        topk = store.unit_info(layer.name, unit).get("topk") or {}
+        objective, shown = float(result.objective[b]), float(result.shown[b])
+        entry = {
+            "method": "optimize", "preset": preset.name, "image": name, "seed": seed, "size": size,
+            "hyperparameters": {k: v for k, v in vars(preset).items() if k != "name"},
+            "objective": f"{'pre-activation' if result.site == 'pre' else 'output'} of the unit at the centre",
+            "best_activation": round(objective, 6), "best_shown": round(shown, 6),
+            "success": bool(result.success[b]), "success_shown": bool(result.success_shown[b]),
+            "tied_shown": bool(result.tied_shown[b]),
+            "R": _ratio(shown, topk.get("max")),
+            "R_pre": _ratio(objective, topk.get("pre_max")) if result.site == "pre" else None,
+            "topk_scan": topk.get("scan"),
+        }
+        store.update_unit(layer.name, unit, "optimize", entry, key=preset.name)
+
+
+def optimize_into_store(loaded: LoadedModel, layer: Layer, units: Sequence[int] | None, store: UnitStore,
+                        preset: Preset, seed: int = 0, size: int | None = None, batch_size: int = 32,
+                        use_pre: bool = True, force: bool = False, progress_bar: bool = True,
+                        rank: int = 0, world: int = 1) -> dict:
+    """Optimize this process's share of the layer's units, batch by batch; done units are skipped."""
+    from tqdm import tqdm
+
+    from deepvis.unitvis.optimize import Objective
+    import torch
+
+    size = size or loaded.card.input_size
+    if units is None:
+        with torch.no_grad():
+            channels = Objective(loaded, layer, use_pre).channels_at_centre(
+                torch.zeros(1, 3, size, size, device=loaded.device)).shape[1]
+        units = range(channels)
+    done = set() if force else set(store.done_units(layer.name, "optimize", preset.name))
+    mine = [u for u in list(units)[rank::world] if u not in done]
+    bar = tqdm(total=len(mine) * preset.steps, disable=not progress_bar or rank != 0, unit="step",
+               desc=f"optimize {layer.name} ({preset.name})", dynamic_ncols=True)
+    try:
+        for start in range(0, len(mine), batch_size):
+            batch = mine[start:start + batch_size]
+            base = bar.n
+            result = optimize_units(loaded, layer, batch, preset, seed=seed, size=size, use_pre=use_pre,
+                                    progress=lambda step, _total: bar.update(base + step * len(batch) - bar.n))
+            save_results(store, layer, preset, result, seed, size)
+    finally:
+        bar.close()
+    return {"optimized_here": len(mine), "already_done": len(done)}
+
+
+def compute_unit(loaded: LoadedModel, layer: str, unit: int, store: UnitStore, preset: str = "lucid",
+                 progress: Callable[[int, int], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> UnitImages:
+    """Optimize one unit now (the window's button and key) and store it; returns the unit's images.
+
+    Runs on the given model (the window passes its own copy, so the live view
+    keeps running). When should_stop() turns true, nothing is written.
+    """
+    target = loaded.find_layer(layer)
+    chosen = get_preset(preset)
+    result = optimize_units(loaded, target, [unit], chosen, progress=progress, should_stop=should_stop)
+    if result is not None:
+        store.claim()
+        save_results(store, target, chosen, result, seed=0, size=loaded.card.input_size)
+        store.rebuild_index(target.name, target.path)
+    return store.unit_images(target.name, unit)

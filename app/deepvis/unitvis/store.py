@@ -1,0 +1,248 @@
+"""The on-disk store of per-unit images.
+
+Layout, one folder per model, layer and unit:
+
+    ROOT/MODEL/store.json                    {"model": name}: a store of another model is refused
+    ROOT/MODEL/LAYER/index.json              the layer's JSON index: {"units": {"7": {...}}}
+    ROOT/MODEL/LAYER/unit_0007/info.json     the unit's own entries (the index is rebuilt from these)
+    ROOT/MODEL/LAYER/unit_0007/opt_lucid.png optimized images, one per preset
+    ROOT/MODEL/LAYER/unit_0007/patch_00.png  top-k crops, best first
+    ROOT/MODEL/LAYER/unit_0007/deconv_00.png their deconvs
+
+Every file is written to a temporary name in the same folder and renamed, so a
+reader never sees half a file and an interrupted run loses nothing written.
+A unit's info.json is the record of what is done; the layer index is rebuilt
+from the units' files, so several processes can write units without a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from deepvis import DeepvisError
+
+STORE_FILE = "store.json"
+INDEX_FILE = "index.json"
+UNIT_INFO = "info.json"
+PATCH_RE = re.compile(r"patch_(\d+)\.png$")
+DECONV_RE = re.compile(r"deconv_(\d+)\.png$")
+
+
+def safe_name(name: str) -> str:
+    """A folder name for a model or layer name (timm:x, my_module:make, features.10)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "_"
+
+
+def unit_folder_name(unit: int) -> str:
+    return f"unit_{unit:04d}"
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    write_bytes_atomic(path, (json.dumps(value, indent=1, sort_keys=True) + "\n").encode())
+
+
+def write_png_atomic(path: Path, rgb: np.ndarray) -> None:
+    """HxWx3 uint8 RGB (or HxW) to a PNG, atomically."""
+    import cv2
+
+    image = np.ascontiguousarray(rgb)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise DeepvisError(f"cannot encode {path.name} as PNG")
+    write_bytes_atomic(path, encoded.tobytes())
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # a damaged file counts as absent; it is rewritten
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class UnitImages:
+    """The stored images of one unit; paths exist when listed."""
+
+    optimized: tuple[Path, ...] = ()  # optimized-image PNGs of the unit (one per preset computed)
+    patches: tuple[Path, ...] = ()  # top-k crops, best first
+    deconvs: tuple[Path, ...] = ()  # the deconv of each crop, same order
+    info: dict = field(default_factory=dict)  # this unit's entries from the layer's JSON index
+
+    @property
+    def empty(self) -> bool:
+        return not (self.optimized or self.patches or self.deconvs)
+
+
+class UnitStore:
+    """Reads and writes one model's unit images under a store root (Config.store_path)."""
+
+    def __init__(self, root: Path, model_name: str):
+        self.root = Path(root)
+        self.model_name = model_name
+        self.folder = self.root / safe_name(model_name)
+        self._lock = threading.Lock()
+        self._index_cache: dict[str, tuple[float, dict]] = {}
+        for marker in (self.root / STORE_FILE, self.folder / STORE_FILE):
+            owner = (read_json(marker) or {}).get("model") if marker.exists() else None
+            if owner is not None and owner != model_name:
+                raise DeepvisError(
+                    f"the unit store {marker.parent} was made for the model '{owner}', not '{model_name}' "
+                    f"(choose another store folder)")
+
+    # ---- paths
+
+    def layer_folder(self, layer: str) -> Path:
+        return self.folder / safe_name(layer)
+
+    def unit_folder(self, layer: str, unit: int) -> Path:
+        return self.layer_folder(layer) / unit_folder_name(unit)
+
+    # ---- reading (file system only, thread-safe)
+
+    def layer_index(self, layer: str) -> dict:
+        """The layer's JSON index ({} when none), re-read only when the file changed."""
+        path = self.layer_folder(layer) / INDEX_FILE
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return {}
+        with self._lock:
+            cached = self._index_cache.get(layer)
+            if cached and cached[0] == mtime:
+                return cached[1]
+        index = read_json(path) or {}
+        with self._lock:
+            self._index_cache[layer] = (mtime, index)
+        return index
+
+    def unit_info(self, layer: str, unit: int) -> dict:
+        """The unit's entries: its own info.json (newest), else the layer index's copy."""
+        own = read_json(self.unit_folder(layer, unit) / UNIT_INFO)
+        if isinstance(own, dict):
+            return own
+        return dict(self.layer_index(layer).get("units", {}).get(str(unit), {}))
+
+    def unit_images(self, layer: str, unit: int) -> UnitImages:
+        folder = self.unit_folder(layer, unit)
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return UnitImages()
+        optimized = tuple(folder / n for n in names if n.startswith("opt_") and n.endswith(".png"))
+        patches = sorted((int(m.group(1)), n) for n in names if (m := PATCH_RE.match(n)))
+        deconvs = sorted((int(m.group(1)), n) for n in names if (m := DECONV_RE.match(n)))
+        return UnitImages(
+            optimized=optimized,
+            patches=tuple(folder / n for _, n in patches),
+            deconvs=tuple(folder / n for _, n in deconvs),
+            info=self.unit_info(layer, unit),
+        )
+
+    def done_units(self, layer: str, method: str, key: str | None = None) -> dict[int, dict]:
+        """Units whose info.json holds an entry for the method (and preset `key`), with that entry."""
+        done = {}
+        folder = self.layer_folder(layer)
+        if not folder.is_dir():
+            return done
+        for child in folder.iterdir():
+            if not child.name.startswith("unit_"):
+                continue
+            info = read_json(child / UNIT_INFO) or {}
+            entry = info.get(method)
+            if key is not None and isinstance(entry, dict):
+                entry = entry.get(key)
+            if entry:
+                done[int(child.name[5:])] = entry
+        return done
+
+    # ---- writing
+
+    def claim(self) -> None:
+        """Mark the model folder as this model's (before the first write)."""
+        marker = self.folder / STORE_FILE
+        if not marker.exists():
+            write_json_atomic(marker, {"model": self.model_name})
+
+    def write_image(self, layer: str, unit: int, name: str, rgb: np.ndarray) -> Path:
+        path = self.unit_folder(layer, unit) / name
+        write_png_atomic(path, rgb)
+        return path
+
+    def update_unit(self, layer: str, unit: int, method: str, entry: dict, key: str | None = None) -> None:
+        """Record a method's entry (under a preset `key` for optimize) in the unit's info.json."""
+        path = self.unit_folder(layer, unit) / UNIT_INFO
+        with self._lock:
+            info = read_json(path) or {}
+            if key is None:
+                info[method] = entry
+            else:
+                info.setdefault(method, {})[key] = entry
+            write_json_atomic(path, info)
+
+    def clear_topk(self, layer: str, unit: int) -> None:
+        """Remove a unit's old patches before a new scan's are written."""
+        folder = self.unit_folder(layer, unit)
+        if folder.is_dir():
+            for child in folder.iterdir():
+                if PATCH_RE.match(child.name) or DECONV_RE.match(child.name):
+                    child.unlink(missing_ok=True)
+
+    def rebuild_index(self, layer: str, layer_path: str, extra: dict | None = None) -> dict:
+        """Gather the units' info.json files into the layer's index.json."""
+        folder = self.layer_folder(layer)
+        units = {}
+        if folder.is_dir():
+            for child in sorted(folder.iterdir()):
+                if child.name.startswith("unit_"):
+                    info = read_json(child / UNIT_INFO)
+                    if info:
+                        units[str(int(child.name[5:]))] = info
+        old = read_json(folder / INDEX_FILE) or {}
+        index = {**{k: v for k, v in old.items() if k != "units"}, **(extra or {}),
+                 "model": self.model_name, "layer": layer, "path": layer_path, "units": units}
+        write_json_atomic(folder / INDEX_FILE, index)
+        return index
+
+
+def relative_paths(paths: Iterable[Path], base: Path) -> list[str]:
+    out = []
+    for p in paths:
+        try:
+            out.append(os.path.relpath(p, base))
+        except ValueError:
+            out.append(str(p))
+    return out
