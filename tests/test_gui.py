@@ -298,7 +298,8 @@ def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, vid
     threads, rss = os_threads(), rss_mb()
     qtbot.waitUntil(lambda: window.worker.frames_processed >= 330, timeout=60000)
     assert window.frames_displayed > 30
-    assert os_threads() <= threads
+    # A thread per frame would add hundreds; allow the decoder's or a pool's transient one or two.
+    assert os_threads() <= threads + 2
     assert rss_mb() - rss < 40
 
 
