@@ -274,7 +274,9 @@ class UnitPanel(QWidget):
         else:
             self.empty_text.setText(
                 f"No images for {layer}:{unit} yet.\n\nCompute the layer offline with\n"
-                f"deepvis precompute …\n\nor this unit now:")
+                f"deepvis precompute optimize --model {self.model_name} --layers {layer}\n"
+                f"deepvis precompute topk --model {self.model_name} --layers {layer} --images FOLDER\n\n"
+                f"or this unit now:")
             self.compute_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
         self.images_shown.emit(self.key)
