@@ -254,7 +254,10 @@ class _StopForward(Exception):
 
 def _forward_to(model: nn.Module, x: torch.Tensor, paths: list[str]) -> dict[str, torch.Tensor]:
     """The outputs (on the graph) of the module paths, running the model only as far as they need."""
-    modules = {path: model.get_submodule(path) for path in paths if path not in (OUTPUT, SOFTMAX)}
+    try:
+        modules = {path: model.get_submodule(path) for path in paths if path not in (OUTPUT, SOFTMAX)}
+    except AttributeError as exc:
+        raise DeepvisError(f"the model has no layer at that path ({exc})") from None
     whole = len(modules) < len(set(paths))
     known = _CALL_COUNTS.get(model, {})
     stop_after = None if whole or any(p not in known for p in modules) else dict(known)
@@ -330,6 +333,9 @@ def probe_backprop(probe, x: torch.Tensor, layer_path: str, unit: int, mode: str
     with torch.enable_grad():
         with backward_rule(mode) as rule:
             result, attached = probe.forward_attached(x, keep)
+        missing = [path for path in keep if path not in attached]
+        if missing:
+            raise DeepvisError(f"the model's forward pass never reached layer '{missing[0]}'")
         out = attached[keep[0]]
         seed = origin_seed(layer_path, out, unit, None)
         capture = attached[keep[1]] if capture_path is not None else None
