@@ -369,3 +369,14 @@ def test_pipeline_names_an_unsupported_activation_once():
     assert pipeline.process(rgb, view).notices == ()
     prob = pipeline.process(rgb, view.with_changes(layer="prob", backprop_in_grid=True))
     assert prob.backprop_rgb.shape == (32, 32, 3)
+
+
+def test_bench_reports_the_backprop_ratio(capsys):
+    import json
+
+    from deepvis.cli import main
+
+    assert main(["bench", "--frames", "1", "--device", "cpu", "--backprop", "deconv"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["backprop"] == "deconv" and report["backprop_ratio"] > 0
+    assert report["backprop_pipeline_fps"] > 0 and report["backprop_baseline_fps"] > 0
