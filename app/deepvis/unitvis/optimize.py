@@ -212,7 +212,7 @@ class FourierImage(nn.Module):
         fx = torch.fft.rfftfreq(size)[None, :]
         freqs = (fy * fy + fx * fx).sqrt()
         scale = 1.0 / freqs.clamp(min=1.0 / size) ** decay_power
-        self.register_buffer("scale", (scale * size)[None, None, :, :, None].to(device))
+        self.register_buffer("scale", scale[None, None, :, :, None].to(device))  # with the orthonormal inverse FFT, as Lucid
         self.size = size
         spectrum = _normal(generators, (3, size, size // 2 + 1, 2)) * init_std
         self.spectrum = nn.Parameter(spectrum.to(device))
@@ -291,7 +291,8 @@ def optimize_units(loaded: LoadedModel, layer: Layer, units: Sequence[int], pres
 
     if preset.lr_policy == "adam":
         image_model = FourierImage(generators, size, preset.init_std, device)
-        optimizer = torch.optim.Adam(image_model.parameters(), lr=preset.lr)
+        # maximize=True: backward sees d(objective)/d(out), the sign the redirected ReLU expects.
+        optimizer = torch.optim.Adam(image_model.parameters(), lr=preset.lr, maximize=True)
         draws = torch.stack([torch.rand(preset.steps, 4, generator=g) for g in generators], dim=1).to(device)
         step_now = [0]
         with redirected_relus(loaded.model, lambda: step_now[0] < preset.redirect_steps):
@@ -303,7 +304,7 @@ def optimize_units(loaded: LoadedModel, layer: Layer, units: Sequence[int], pres
                 with torch.enable_grad():
                     images = random_transform(image_model(), draws[step], preset)
                     values = objective.channels_at_centre((images - mean) / std)
-                    (-target(values).sum()).backward()
+                    target(values).sum().backward()
                 optimizer.step()
                 if progress is not None:
                     progress(step + 1, preset.steps)

@@ -48,6 +48,9 @@ def unit_folder_name(unit: int) -> str:
 
 # --------------------------------------------------------------------------- atomic writes
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +58,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; a store is shared like any file
         os.replace(tmp, path)
     except BaseException:
         try:
