@@ -4,7 +4,8 @@ pipeline_fps counts whole frames: take the source's latest frame, preprocess,
 forward with capture, render the grid and panes, move them to the host.
 forward_fps times the bare model on the same input, with no hooks.
 With --backprop, backprop_ratio = backprop_pipeline_fps / backprop_baseline_fps,
-both timed in one loop that alternates a backprop frame with a forward-only one.
+both timed in one loop that alternates a backprop frame with a forward-only one,
+as frames per second of the median frame (robust to a shared machine's spikes).
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ def time_pipeline(pipeline: Pipeline, source, view: ViewState, frames: int) -> t
 
 def time_alternating(pipeline: Pipeline, source, views: tuple[ViewState, ...],
                      frames: int) -> tuple[list[float], dict[str, float]]:
-    """Frames per second of each view, their frames taken in turn; the last view's median ms per stage."""
+    """Frames per second of each view's median frame, their frames taken in turn; the last view's median
+    ms per stage."""
     for view in views:
         pipeline.process(source.latest().rgb, view)
-    seconds = [0.0] * len(views)
+    seconds: list[list[float]] = [[] for _ in views]
     stages: dict[str, list[float]] = {}
     for _ in range(frames):
         for i, view in enumerate(views):
@@ -73,10 +75,10 @@ def time_alternating(pipeline: Pipeline, source, views: tuple[ViewState, ...],
             start = time.perf_counter()
             result = pipeline.process(frame.rgb, view, frame.index)
             _sync(pipeline.loaded.device)
-            seconds[i] += time.perf_counter() - start
+            seconds[i].append(time.perf_counter() - start)
         for stage, ms in result.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
-    return [frames / s for s in seconds], {stage: round(median(values), 3) for stage, values in stages.items()}
+    return [1.0 / median(s) for s in seconds], {stage: round(median(values), 3) for stage, values in stages.items()}
 
 
 def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str | None = None,
