@@ -320,19 +320,20 @@ def run_backprop(model: nn.Module, x: torch.Tensor, layer_path: str, unit: int |
 
 
 def probe_backprop(probe, x: torch.Tensor, layer_path: str, unit: int, mode: str,
-                   capture_path: str | None = None):
+                   capture_path: str | None = None, only=None):
     """One forward shared by the display and the backward: (ProbeResult, BackpropResult).
 
     The forward runs with the input requiring grad and the mode's rule active
     (the rule changes only the backward, so the activations are the usual
     ones); the backward then runs from layer_path to the input alone.
+    `only` limits the displayed layers captured, as in Probe.forward.
     """
     x = x.detach().requires_grad_(True)
     keep = [layer_path] + ([capture_path] if capture_path is not None else [])
     keep = [OUTPUT if path == SOFTMAX else path for path in keep]
     with torch.enable_grad():
         with backward_rule(mode) as rule:
-            result, attached = probe.forward_attached(x, keep)
+            result, attached = probe.forward_attached(x, keep, only)
         missing = [path for path in keep if path not in attached]
         if missing:
             raise DeepvisError(f"the model's forward pass never reached layer '{missing[0]}'")

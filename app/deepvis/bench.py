@@ -3,9 +3,12 @@
 pipeline_fps counts whole frames: take the source's latest frame, preprocess,
 forward with capture, render the grid and panes, move them to the host.
 forward_fps times the bare model on the same input, with no hooks.
-With --backprop, backprop_ratio = backprop_pipeline_fps / backprop_baseline_fps,
-both timed in one loop that alternates a backprop frame with a forward-only one,
-as frames per second of the median frame (robust to a shared machine's spikes).
+With --backprop, the pipeline also runs frames with that backprop mode on:
+backprop_ratio = backprop_pipeline_fps / pipeline_fps.
+
+All of them are timed in one loop that takes their frames in turn, and each
+rate is that of its median frame: on a shared machine a burst of load then
+hits every measurement alike, and a single stalled frame does not count.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import platform
 import time
 from statistics import median
+from typing import Callable
 
 import torch
 
@@ -28,57 +32,27 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_forward(loaded: LoadedModel, x: torch.Tensor, frames: int) -> float:
-    """Frames per second of the bare model (no hooks, no rendering)."""
-    with torch.no_grad():
-        for _ in range(3):
-            loaded.model(x)
-        _sync(loaded.device)
-        start = time.perf_counter()
-        for _ in range(frames):
-            loaded.model(x)
-        _sync(loaded.device)
-    return frames / (time.perf_counter() - start)
-
-
-def time_pipeline(pipeline: Pipeline, source, view: ViewState, frames: int) -> tuple[float, dict[str, float]]:
-    """Frames per second of the whole pipeline, and the median milliseconds of each stage."""
-    stages: dict[str, list[float]] = {}
-    for _ in range(3):
-        pipeline.process(source.latest().rgb, view)
-    _sync(pipeline.loaded.device)
-    start = time.perf_counter()
-    for i in range(frames):
-        t = time.perf_counter()
-        frame = source.latest()
-        stages.setdefault("source", []).append((time.perf_counter() - t) * 1000.0)
-        result = pipeline.process(frame.rgb, view, frame.index)
-        for stage, ms in result.timings_ms.items():
-            stages.setdefault(stage, []).append(ms)
-    _sync(pipeline.loaded.device)
-    fps = frames / (time.perf_counter() - start)
-    return fps, {stage: round(median(values), 3) for stage, values in stages.items()}
-
-
-def time_alternating(pipeline: Pipeline, source, views: tuple[ViewState, ...],
-                     frames: int) -> tuple[list[float], dict[str, float]]:
-    """Frames per second of each view's median frame, their frames taken in turn; the last view's median
-    ms per stage."""
-    for view in views:
-        pipeline.process(source.latest().rgb, view)
-    seconds: list[list[float]] = [[] for _ in views]
-    stages: dict[str, list[float]] = {}
+def time_in_turn(tasks: dict[str, Callable[[], dict[str, float] | None]], frames: int, device: torch.device,
+                 warmup: int = 3) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Run each task once per round, `frames` rounds: frames per second of each task's median
+    frame, and the median milliseconds of the stages each task reports."""
+    for _ in range(warmup):
+        for task in tasks.values():
+            task()
+    seconds: dict[str, list[float]] = {name: [] for name in tasks}
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in tasks}
     for _ in range(frames):
-        for i, view in enumerate(views):
-            frame = source.latest()
-            _sync(pipeline.loaded.device)
+        for name, task in tasks.items():
+            _sync(device)
             start = time.perf_counter()
-            result = pipeline.process(frame.rgb, view, frame.index)
-            _sync(pipeline.loaded.device)
-            seconds[i].append(time.perf_counter() - start)
-        for stage, ms in result.timings_ms.items():
-            stages.setdefault(stage, []).append(ms)
-    return [1.0 / median(s) for s in seconds], {stage: round(median(values), 3) for stage, values in stages.items()}
+            timings = task()
+            _sync(device)
+            seconds[name].append(time.perf_counter() - start)
+            for stage, ms in (timings or {}).items():
+                stages[name].setdefault(stage, []).append(ms)
+    fps = {name: 1.0 / median(values) for name, values in seconds.items()}
+    stage_ms = {name: {stage: round(median(v), 3) for stage, v in per.items()} for name, per in stages.items()}
+    return fps, stage_ms
 
 
 def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str | None = None,
@@ -92,33 +66,38 @@ def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str 
         pipeline = Pipeline(loaded)
         view = ViewState(layer=layer.name, unit=unit)
         x = pipeline.probe.preprocess(src.latest().rgb)
-        # Interleave the two measurements so that a noisy machine affects both alike.
-        half = max(1, frames // 2)
-        bp_view = view.with_changes(backprop=backprop) if backprop else None
-        fwd_a = time_forward(loaded, x, half)
-        pipe_a, stages = time_pipeline(pipeline, src, view, half)
-        fwd_b = time_forward(loaded, x, frames - half) if frames > 1 else fwd_a
-        pipe_b, _ = time_pipeline(pipeline, src, view, frames - half) if frames > 1 else (pipe_a, None)
-        forward_fps = (fwd_a + fwd_b) / 2
-        pipeline_fps = (pipe_a + pipe_b) / 2
+
+        def bare_forward():
+            with torch.no_grad():
+                loaded.model(x)
+
+        def pipeline_frame(view: ViewState):
+            start = time.perf_counter()
+            frame = src.latest()
+            source_ms = (time.perf_counter() - start) * 1000.0
+            return {"source": source_ms, **pipeline.process(frame.rgb, view, frame.index).timings_ms}
+
+        tasks = {"forward": bare_forward, "pipeline": lambda: pipeline_frame(view)}
+        if backprop:
+            backprop_view = view.with_changes(backprop=backprop)
+            tasks["backprop"] = lambda: pipeline_frame(backprop_view)
+        fps, stage_ms = time_in_turn(tasks, frames, loaded.device)
         report = {
             "model": loaded.name,
             "device": str(loaded.device),
             "layer": layer.name,
             "frames": frames,
-            "pipeline_fps": round(pipeline_fps, 2),
-            "forward_fps": round(forward_fps, 2),
-            "ratio": round(pipeline_fps / forward_fps, 3),
-            "ms": stages,
+            "pipeline_fps": round(fps["pipeline"], 2),
+            "forward_fps": round(fps["forward"], 2),
+            "ratio": round(fps["pipeline"] / fps["forward"], 3),
+            "ms": stage_ms["pipeline"],
             "torch_threads": torch.get_num_threads(),
             "cpu": platform.processor() or platform.machine(),
         }
-        if bp_view:
-            # Frame by frame against the forward-only view: a shared machine's load hits both alike.
-            (plain_fps, bp_fps), bp_stages = time_alternating(pipeline, src, (view, bp_view), frames)
-            report.update({"backprop": backprop, "backprop_pipeline_fps": round(bp_fps, 2),
-                           "backprop_baseline_fps": round(plain_fps, 2),
-                           "backprop_ratio": round(bp_fps / plain_fps, 3), "backprop_ms": bp_stages})
+        if backprop:
+            report.update({"backprop": backprop, "backprop_pipeline_fps": round(fps["backprop"], 2),
+                           "backprop_ratio": round(fps["backprop"] / fps["pipeline"], 3),
+                           "backprop_ms": stage_ms["backprop"]})
         return report
     finally:
         src.stop()

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from deepvis.probe import Prediction, Probe, ProbeResult, denormalize
+from deepvis.probe import Prediction, Probe, ProbeResult, input_image
 from deepvis.render import GridLayout, GridRenderer, as_maps, enlarge_unit
 from deepvis.zoo import Layer, LoadedModel
 
@@ -59,6 +59,8 @@ class FrameResult:
 
 def to_host(*tensors: torch.Tensor) -> list[np.ndarray]:
     """Move several device tensors to the host in one transfer (packed as bytes, then split)."""
+    if all(t.device.type == "cpu" for t in tensors):
+        return [t.contiguous().numpy() for t in tensors]  # already on the host: views, no copy
     flat = [t.contiguous().view(-1).view(torch.uint8) for t in tensors]
     host = torch.cat(flat).cpu().numpy() if len(flat) > 1 else flat[0].cpu().numpy()
     out, start = [], 0
@@ -117,10 +119,11 @@ class Pipeline:
             x = self.probe.preprocess(rgb)
         t = self._tick(timings, "preprocess", t)
         backprop = None
+        # Only the shown layer is captured: the window displays one layer at a time.
         if view.backprop != "off":
             result, backprop = self.forward_backprop(x, view)
         else:
-            result = self.probe.forward(x)
+            result = self.probe.forward(x, only=(view.layer,))
         t = self._tick(timings, "forward", t)
         return self.render(result, view, frame_index, timings, t, backprop)
 
@@ -136,7 +139,8 @@ class Pipeline:
         origin_name, origin_unit = view.backprop_origin or (view.layer, view.unit)
         origin = by_name.get(origin_name) or by_name[view.layer]
         capture = by_name[view.layer].path if view.backprop_in_grid else None
-        return probe_backprop(self.probe, x, origin.path, max(origin_unit, 0), view.backprop, capture)
+        return probe_backprop(self.probe, x, origin.path, max(origin_unit, 0), view.backprop, capture,
+                              only=(view.layer,))
 
     def render(self, result: ProbeResult, view: ViewState, frame_index: int = 0,
                timings: dict[str, float] | None = None, t: float | None = None, backprop=None) -> FrameResult:
@@ -165,7 +169,7 @@ class Pipeline:
         unit_img = enlarge_unit(act, unit, view.pane_size, view.colormap, view.gamma)
         unit_max = maps.float().amax(dim=(1, 2))
         card = self.loaded.card
-        input_img = (denormalize(result.input, card.mean, card.std)[0].permute(1, 2, 0) * 255).round_().to(torch.uint8)
+        input_img = input_image(result.input, card.mean, card.std)
         t = self._tick(timings, "render", t)
         extra = () if backprop_img is None else (backprop_img,)
         grid_np, unit_np, max_np, input_np, *backprop_np = to_host(grid, unit_img, unit_max, input_img, *extra)

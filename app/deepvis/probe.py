@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Collection, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -59,10 +59,10 @@ def preprocess(
         # Antialiasing keeps large camera frames from aliasing when shrunk.
         x = F.interpolate(x.contiguous(memory_format=torch.channels_last) if x.dtype == torch.uint8 else x,
                           size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    x = x.float().div_(255.0)
-    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
-    return (x - mean_t) / std_t
+    # (x / 255 - mean) / std as one multiply-add.
+    scale = 1.0 / (255.0 * torch.tensor(std, device=device).view(1, 3, 1, 1))
+    shift = -torch.tensor(mean, device=device).view(1, 3, 1, 1) / torch.tensor(std, device=device).view(1, 3, 1, 1)
+    return torch.addcmul(shift, x.float(), scale)
 
 
 def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -70,6 +70,13 @@ def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) ->
     mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
     std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
     return (x * std_t + mean_t).clamp_(0, 1)
+
+
+def input_image(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The model's input (1x3xHxW, normalized) as the H x W x 3 uint8 RGB image it came from."""
+    scale = 255.0 * torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    shift = 255.0 * torch.tensor(mean, device=x.device).view(1, 3, 1, 1) + 0.5  # + 0.5: round, not floor
+    return torch.addcmul(shift, x, scale).clamp_(0, 255)[0].permute(1, 2, 0).to(torch.uint8)
 
 
 @contextmanager
@@ -139,13 +146,20 @@ class Probe:
 
     # no_grad rather than inference_mode: the in-place check needs version counters.
     @torch.no_grad()
-    def forward(self, x: torch.Tensor) -> ProbeResult:
-        return self.forward_attached(x)[0]
+    def forward(self, x: torch.Tensor, only: Collection[str] | None = None) -> ProbeResult:
+        """The activations of every displayed layer, or of the layers named in `only`.
 
-    def forward_attached(self, x: torch.Tensor, keep: Sequence[str] = ()) -> tuple[ProbeResult, dict[str, torch.Tensor]]:
+        Capturing fewer layers is faster live: every kept output is memory the
+        forward pass cannot reuse.
+        """
+        return self.forward_attached(x, only=only)[0]
+
+    def forward_attached(self, x: torch.Tensor, keep: Sequence[str] = (),
+                         only: Collection[str] | None = None) -> tuple[ProbeResult, dict[str, torch.Tensor]]:
         """forward() with autograd as the caller set it, and the outputs of the module paths `keep`
         ("" = the logits) still on the graph, so that a backward pass can share this forward."""
-        paths = sorted({layer.path for layer in self.layers if layer.path not in (SOFTMAX, OUTPUT)}
+        layers = [layer for layer in self.layers if only is None or layer.name in only]
+        paths = sorted({layer.path for layer in layers if layer.path not in (SOFTMAX, OUTPUT)}
                        | {path for path in keep if path not in (SOFTMAX, OUTPUT)})
         for _attempt in range(2):
             outputs: dict[str, torch.Tensor] = {}
@@ -159,7 +173,7 @@ class Probe:
         attached = {} if attached is None else {**attached, OUTPUT: logits}
         logits, x = logits.detach(), x.detach()
         activations = {}
-        for layer in self.layers:
+        for layer in layers:
             if layer.path == SOFTMAX:
                 activations[layer.name] = logits.softmax(dim=-1)
             elif layer.path == OUTPUT:

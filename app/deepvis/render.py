@@ -111,8 +111,9 @@ def normalize(maps: torch.Tensor, boost: float = 0.0, gamma: float = 1.0, signed
             out = (out * chan.pow(-boost)).clamp(-1, 1)
         out = out.sign() * out.abs().pow(gamma) if gamma != 1 else out
         return out * 0.5 + 0.5
-    low = maps.amin().clamp(max=0.0)
-    out = (maps - low) / (maps.amax() - low).clamp_min(1e-12)
+    low, high = torch.aminmax(maps)
+    low = low.clamp(max=0.0)
+    out = (maps - low).div_((high - low).clamp_min(1e-12))
     if boost > 0:
         chan = out.amax(dim=(1, 2), keepdim=True).clamp_min(1e-6)
         out = (out * chan.pow(-boost)).clamp(0, 1)
