@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from PyQt6.QtCore import Qt
 
-from deepvis.config import BACKPROP_FILTERS
-
 # Named keys; every other binding is the character the key types (so "I" is shift+i).
 SPECIAL_KEYS = {
     Qt.Key.Key_Left: "Left", Qt.Key.Key_Right: "Right", Qt.Key.Key_Up: "Up", Qt.Key.Key_Down: "Down",
@@ -62,9 +60,6 @@ GAMMA_STEPS = (1.0, 0.7, 0.5, 0.3)
 BOOST_STEPS = (0.0, 0.3, 0.5, 0.8, 1.0)
 ZOOM_MODES = ("off", "unit", "backprop")
 
-# off -> gradient raw -> gradient norm -> deconv raw -> guided raw -> off
-_BACKPROP_CYCLE = (("off", "raw"), ("gradient", "raw"), ("gradient", "norm"), ("deconv", "raw"), ("guided", "raw"))
-
 
 def key_name(key: int, text: str) -> str:
     """The name a key event has in the table: a named key, or the character typed."""
@@ -79,24 +74,3 @@ def next_step(steps: tuple[float, ...], value: float) -> float:
     """The step after the one nearest to value, wrapping."""
     nearest = min(range(len(steps)), key=lambda i: abs(steps[i] - value))
     return steps[(nearest + 1) % len(steps)]
-
-
-def next_filter(filter_name: str) -> str:
-    try:
-        from deepvis.backprop import next_filter as engine_next_filter
-    except ImportError:
-        index = BACKPROP_FILTERS.index(filter_name) if filter_name in BACKPROP_FILTERS else -1
-        return BACKPROP_FILTERS[(index + 1) % len(BACKPROP_FILTERS)]
-    return engine_next_filter(filter_name)
-
-
-def next_backprop_mode(mode: str, filter_name: str) -> tuple[str, str]:
-    try:
-        from deepvis.backprop import next_backprop_mode as engine_next_mode
-    except ImportError:
-        state = (mode, filter_name)
-        index = _BACKPROP_CYCLE.index(state) if state in _BACKPROP_CYCLE else -1
-        if index < 0:  # a mode reached another way (menu): continue after its mode's first entry
-            index = next((i for i, (m, _) in enumerate(_BACKPROP_CYCLE) if m == mode), 0)
-        return _BACKPROP_CYCLE[(index + 1) % len(_BACKPROP_CYCLE)]
-    return engine_next_mode(mode, filter_name)

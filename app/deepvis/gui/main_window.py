@@ -19,6 +19,7 @@ from PyQt6.QtGui import QAction, QActionGroup, QKeyEvent
 from PyQt6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QMainWindow, QProgressBar, QSplitter,
                              QVBoxLayout, QWidget)
 
+from deepvis.backprop import next_backprop_mode, next_filter
 from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
 from deepvis.paths import SAMPLE_IMAGES
 from deepvis.pipeline import ViewState
@@ -350,11 +351,11 @@ class MainWindow(QMainWindow):
         self.change_view(crop="stretch" if self.view.crop == "crop" else "crop")
 
     def cycle_backprop(self) -> None:
-        mode, filter_name = keys.next_backprop_mode(self.view.backprop, self.view.backprop_filter)
+        mode, filter_name = next_backprop_mode(self.view.backprop, self.view.backprop_filter)
         self.change_view(backprop=mode, backprop_filter=filter_name)
 
     def cycle_filter(self) -> None:
-        self.change_view(backprop_filter=keys.next_filter(self.view.backprop_filter))
+        self.change_view(backprop_filter=next_filter(self.view.backprop_filter))
 
     def toggle_origin(self) -> None:
         origin = None if self.view.backprop_origin else (self.view.layer, self.view.unit)
