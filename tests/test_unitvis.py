@@ -296,3 +296,16 @@ def test_torchrun_two_processes_give_the_same_store(tmp_path, image_folder, tiny
                     other["optimize"]["C"]["best_activation"], rel=1e-3, abs=1e-4)
         names = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*.png"))
         assert names == sorted(p.relative_to(tmp_path / "two").as_posix() for p in (tmp_path / "two").rglob("*.png"))
+
+
+def test_pixel_space_images_are_saved_contrast_stretched():
+    from deepvis.unitvis.ondemand import stretch_contrast
+
+    faint = 0.5 + 0.01 * torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    shown = stretch_contrast(faint)
+    span = shown.flatten(1)
+    assert (span.amin(dim=1) < 0.1).all() and (span.amax(dim=1) > 0.9).all()  # faint images fill the range
+    assert abs(float(shown.mean()) - 0.5) < 0.02
+    # The pattern is kept: stretching is an increasing map of each image's pixels.
+    order = faint[0].flatten().argsort()
+    assert (shown[0].flatten()[order].diff() >= 0).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
+import torch
 
 from deepvis.unitvis.optimize import OptimizeResult, Preset, get_preset, optimize_units
 from deepvis.unitvis.store import UnitImages, UnitStore
@@ -22,10 +23,24 @@ def _ratio(value: float, reference) -> float | None:
     return round(value / reference, 6)
 
 
+def stretch_contrast(images: torch.Tensor, percentile: float = 99.5) -> torch.Tensor:
+    """B x 3 x H x W in [0, 1] -> each image centred on grey and scaled to fill the range.
+
+    The pixel-space presets (A-D) change the image by a few grey levels, which
+    looks flat at true contrast; the paper and the original toolbox show them
+    stretched like this. The figures are measured on the unstretched images.
+    """
+    deviation = images - images.mean(dim=(1, 2, 3), keepdim=True)
+    peak = deviation.abs().flatten(1).quantile(percentile / 100.0, dim=1).clamp_min(1e-6)
+    return (deviation / (2 * peak[:, None, None, None]) + 0.5).clamp(0, 1)
+
+
 def save_results(store: UnitStore, layer: Layer, preset: Preset, result: OptimizeResult, seed: int,
                  size: int) -> None:
     """Each unit's PNG, then its entry (the entry last: it marks the unit as done)."""
-    images = (result.images.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().numpy()
+    stretched = preset.lr_policy != "adam"  # lucid's sigmoid image already spans the range
+    shown = stretch_contrast(result.images) if stretched else result.images
+    images = (shown.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().numpy()
     for b, unit in enumerate(result.units.tolist()):
         name = f"opt_{preset.name}.png"
         store.write_image(layer.name, unit, name, np.ascontiguousarray(images[b]))
@@ -34,6 +49,7 @@ def save_results(store: UnitStore, layer: Layer, preset: Preset, result: Optimiz
         entry = {
             "method": "optimize", "preset": preset.name, "image": name, "seed": seed, "size": size,
             "hyperparameters": {k: v for k, v in vars(preset).items() if k != "name"},
+            "display": "contrast stretched per image" if stretched else "as optimized",
             "objective": f"{'pre-activation' if result.site == 'pre' else 'output'} of the unit at the centre",
             "best_activation": round(objective, 6), "best_shown": round(shown, 6),
             "success": bool(result.success[b]), "success_shown": bool(result.success_shown[b]),
@@ -53,7 +69,6 @@ def optimize_into_store(loaded: LoadedModel, layer: Layer, units: Sequence[int] 
     from tqdm import tqdm
 
     from deepvis.unitvis.optimize import Objective
-    import torch
 
     size = size or loaded.card.input_size
     if units is None:
