@@ -78,3 +78,17 @@ def test_bench_prints_one_json_line(capsys):
     report = json.loads(lines[0])
     assert report["pipeline_fps"] > 0 and report["forward_fps"] > 0
     assert {"source", "preprocess", "forward", "render", "transfer"} <= set(report["ms"])
+
+
+@pytest.mark.parametrize("argv, command", [
+    ([], "gui"), (["photo.png"], "gui"), (["models"], "models"),
+    (["--config", "c.yaml"], "gui"), (["--config", "c.yaml", "models"], "models"),
+    (["--config", "c.yaml", "photo.png"], "gui"), (["--config=c.yaml", "bench"], "bench"),
+])
+def test_the_window_is_the_default_command(argv, command):
+    from deepvis.cli import parse_args
+
+    args = parse_args(argv)
+    assert args.command == command
+    if "photo.png" in argv:
+        assert args.input == "photo.png"

@@ -71,13 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    # `deepvis` and `deepvis INPUT` mean `deepvis gui [INPUT]`.
-    first = next((a for a in argv if not a.startswith("-")), None)
-    if argv[:1] not in (["-h"], ["--help"], ["--version"]) and (first is None or first not in COMMANDS):
-        if "--config" in argv[:1]:
-            argv = argv[:2] + ["gui"] + argv[2:]
-        else:
-            argv = ["gui"] + argv
+    # `deepvis` and `deepvis INPUT` mean `deepvis gui [INPUT]`; global options may come first.
+    start = 2 if argv[:1] == ["--config"] else 1 if argv[:1] and argv[0].startswith("--config=") else 0
+    rest = argv[start:]
+    if not (rest[:1] and (rest[0] in COMMANDS or rest[0] in ("-h", "--help", "--version"))):
+        argv = argv[:start] + ["gui"] + rest
     return build_parser().parse_args(argv)
 
 
