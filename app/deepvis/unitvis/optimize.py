@@ -137,10 +137,16 @@ class _RedirectedClamp(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        out = torch.where(x <= ctx.lo, grad.clamp(min=0), grad)  # ascent: a positive gradient raises x
+        inside = x > ctx.lo if ctx.hi is None else (x > ctx.lo) & (x < ctx.hi)
+        plain = grad * inside
+        redirected = torch.where(x <= ctx.lo, grad.clamp(min=0), grad)  # ascent: a positive gradient raises x
         if ctx.hi is not None:
-            out = torch.where(x >= ctx.hi, grad.clamp(max=0), out)
-        return out, None, None
+            redirected = torch.where(x >= ctx.hi, grad.clamp(max=0), redirected)
+        # As in Lucid, only an image whose plain gradient is zero here takes the redirected one:
+        # redirecting every dead unit of every layer makes the gradient explode (norms of 1e7 seen),
+        # and Adam's running scale then stalls the optimization for hundreds of steps.
+        dead = plain.flatten(1).abs().amax(dim=1) == 0
+        return torch.where(dead.view(-1, *([1] * (grad.dim() - 1))), redirected, plain), None, None
 
 
 def _clamp_range(module: nn.Module) -> tuple[float, float | None] | None:
