@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Collection, Iterator, Sequence
 
 import numpy as np
@@ -60,23 +61,29 @@ def preprocess(
         x = F.interpolate(x.contiguous(memory_format=torch.channels_last) if x.dtype == torch.uint8 else x,
                           size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     # (x / 255 - mean) / std as one multiply-add.
-    scale = 1.0 / (255.0 * torch.tensor(std, device=device).view(1, 3, 1, 1))
-    shift = -torch.tensor(mean, device=device).view(1, 3, 1, 1) / torch.tensor(std, device=device).view(1, 3, 1, 1)
-    return torch.addcmul(shift, x.float(), scale)
+    mean_t, std_t = _channel_constants(tuple(mean), tuple(std), device)
+    return torch.addcmul(-mean_t / std_t, x.float(), 1.0 / (255.0 * std_t))
+
+
+@lru_cache(maxsize=16)
+def _channel_constants(mean: tuple[float, ...], std: tuple[float, ...],
+                       device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """mean and std as 1x3x1x1 tensors on the device, made once rather than copied there every frame."""
+    return (torch.tensor(mean, device=device).view(1, 3, 1, 1),
+            torch.tensor(std, device=device).view(1, 3, 1, 1))
 
 
 def denormalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """The inverse of preprocess's normalization: 1x3xHxW in [0, 1]."""
-    mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
-    std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    mean_t, std_t = _channel_constants(tuple(mean), tuple(std), x.device)
     return (x * std_t + mean_t).clamp_(0, 1)
 
 
 def input_image(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """The model's input (1x3xHxW, normalized) as the H x W x 3 uint8 RGB image it came from."""
-    scale = 255.0 * torch.tensor(std, device=x.device).view(1, 3, 1, 1)
-    shift = 255.0 * torch.tensor(mean, device=x.device).view(1, 3, 1, 1) + 0.5  # + 0.5: round, not floor
-    return torch.addcmul(shift, x, scale).clamp_(0, 255)[0].permute(1, 2, 0).to(torch.uint8)
+    mean_t, std_t = _channel_constants(tuple(mean), tuple(std), x.device)
+    shift = 255.0 * mean_t + 0.5  # + 0.5: round, not floor
+    return torch.addcmul(shift, x, 255.0 * std_t).clamp_(0, 255)[0].permute(1, 2, 0).to(torch.uint8)
 
 
 @contextmanager
