@@ -38,7 +38,10 @@ def run_app(args, config) -> int:
     if not has_display():
         raise DeepvisError(NO_DISPLAY)
     from deepvis.cli import open_model, pick_layer
+    from deepvis.gui.worker import keep_gui_thread_single_threaded
     from deepvis.sources import open_source_with_fallback
+
+    keep_gui_thread_single_threaded()  # before the model loads here
 
     spec = getattr(args, "input", None) or config.source
     source, message = open_source_with_fallback(spec, config.camera_index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PyQt6.QtGui import QImage
 
@@ -25,6 +26,29 @@ class SharedImage:
 
     def height(self) -> int:
         return self.qimage.height()
+
+
+class DisplayImage:
+    """An RGB array scaled to a size and laid out as Qt's native 32-bit format, ready to draw 1:1.
+
+    smooth: linear (area when shrinking) for photos; otherwise nearest, which keeps tiles crisp.
+    """
+
+    __slots__ = ("array", "qimage", "size")
+
+    def __init__(self, rgb: np.ndarray, size: tuple[int, int], smooth: bool):
+        width, height = size
+        if (width, height) != (rgb.shape[1], rgb.shape[0]):
+            if not smooth:
+                interpolation = cv2.INTER_NEAREST
+            elif width < rgb.shape[1]:
+                interpolation = cv2.INTER_AREA
+            else:
+                interpolation = cv2.INTER_LINEAR
+            rgb = cv2.resize(rgb, (width, height), interpolation=interpolation)
+        self.array = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)  # Format_RGB32's byte order on little-endian hosts
+        self.size = size
+        self.qimage = QImage(self.array.data, width, height, self.array.strides[0], QImage.Format.Format_RGB32)
 
 
 def rgb_from_qimage(image: QImage) -> np.ndarray:

@@ -12,7 +12,7 @@ from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from deepvis.probe import Prediction
 from deepvis.render import GridLayout
-from deepvis.gui.images import SharedImage
+from deepvis.gui.images import DisplayImage, SharedImage
 from deepvis.gui.theme import ACCENT, ACCENT_SOFT, MUTED, PANEL, TEXT
 
 CAPTION_HEIGHT = 22
@@ -24,8 +24,10 @@ def fit_rect(area: QRectF, width: int, height: int) -> QRectF:
     if width <= 0 or height <= 0 or area.width() <= 0 or area.height() <= 0:
         return QRectF()
     scale = min(area.width() / width, area.height() / height)
-    w, h = width * scale, height * scale
-    return QRectF(area.x() + (area.width() - w) / 2, area.y() + (area.height() - h) / 2, w, h)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    # Whole pixels, so that the image is drawn unscaled from its pre-scaled copy and clicks map to
+    # exactly the tiles drawn.
+    return QRectF(round(area.x() + (area.width() - w) / 2), round(area.y() + (area.height() - h) / 2), w, h)
 
 
 class ImagePane(QWidget):
@@ -38,6 +40,7 @@ class ImagePane(QWidget):
         self.placeholder = placeholder
         self.badge = ""  # a short note drawn at the caption's right (e.g. "stale")
         self._image: SharedImage | QImage | None = None
+        self._scaled: DisplayImage | None = None  # self._image at the size last painted
         self.on_painted: Callable[[], None] | None = None
         self.setMinimumSize(96, 96)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -49,10 +52,12 @@ class ImagePane(QWidget):
 
     def set_array(self, rgb: np.ndarray | None) -> None:
         self._image = SharedImage(rgb) if rgb is not None else None
+        self._scaled = None
         self.update()
 
     def set_qimage(self, image: QImage | None) -> None:
         self._image = image
+        self._scaled = None
         self.update()
 
     def set_placeholder(self, text: str) -> None:
@@ -87,12 +92,24 @@ class ImagePane(QWidget):
             painter.drawText(self.content_area(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self.placeholder)
         else:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
-            painter.drawImage(self.image_rect(), image)
+            self._draw_image(painter, image)
             self.paint_overlay(painter)
         painter.end()
         if self.on_painted is not None:
             self.on_painted()
+
+    def _draw_image(self, painter: QPainter, image: QImage) -> None:
+        rect = self.image_rect()
+        if not isinstance(self._image, SharedImage):
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
+            painter.drawImage(rect, image)
+            return
+        # Scaling numpy images here, once per frame and on this thread, keeps Qt from scaling and
+        # converting them in its thread pool on every paint, where they compete with the model's threads.
+        size = (int(rect.width()), int(rect.height()))
+        if self._scaled is None or self._scaled.size != size:
+            self._scaled = DisplayImage(self._image.array, size, self.smooth)
+        painter.drawImage(rect.topLeft(), self._scaled.qimage)
 
     def paint_caption(self, painter: QPainter) -> None:
         font = QFont(self.font())
@@ -323,9 +340,15 @@ class PredictionsPane(QWidget):
 
 
 class UnitTrace(QWidget):
-    """The selected unit's maximum over the last frames, drawn with pyqtgraph."""
+    """The selected unit's maximum over the last frames, drawn with pyqtgraph.
+
+    pyqtgraph's auto-range would re-fit the view and rebuild the axis ticks on every
+    frame, which costs more than painting all the other panes together; the y range
+    is set here instead, and only moves when the values leave it or use a small part of it.
+    """
 
     LENGTH = 150
+    HEADROOM = 0.15  # of the span, above and below the values
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -333,18 +356,23 @@ class UnitTrace(QWidget):
 
         from PyQt6.QtWidgets import QVBoxLayout
 
-        self.values = np.full(self.LENGTH, np.nan, dtype=np.float32)
+        self.values = np.zeros(self.LENGTH, dtype=np.float32)
+        self.count = 0  # how many of the last values belong to the current unit
         self.key: tuple[str, int] | None = None
+        self.y_range: tuple[float, float] | None = None
         self.plot = pg.PlotWidget(background=PANEL)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
+        self.plot.disableAutoRange()
+        self.plot.setXRange(0, self.LENGTH - 1, padding=0)
         self.plot.getAxis("bottom").hide()
         self.plot.getAxis("left").setTextPen(MUTED)
         self.plot.getAxis("left").setPen(MUTED)
         self.plot.getAxis("left").setWidth(36)
-        self.curve = self.plot.plot(pen=pg.mkPen(ACCENT, width=1.5), connect="finite")
+        self.curve = self.plot.plot(pen=pg.mkPen(ACCENT, width=1.5), skipFiniteCheck=True)
         self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.x = np.arange(self.LENGTH, dtype=np.float32)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -353,11 +381,25 @@ class UnitTrace(QWidget):
 
     def add(self, key: tuple[str, int], value: float) -> None:
         if key != self.key:  # a new unit starts a new trace
-            self.key = key
-            self.values[:] = np.nan
-        self.values = np.roll(self.values, -1)
+            self.key, self.count, self.y_range = key, 0, None
+        if not np.isfinite(value):
+            return
+        self.values[:-1] = self.values[1:]
         self.values[-1] = value
-        self.curve.setData(self.values)
+        self.count = min(self.count + 1, self.LENGTH)
+        shown = self.values[-self.count:]
+        self._fit_y(float(shown.min()), float(shown.max()))
+        self.curve.setData(self.x[-self.count:], shown)
+
+    def _fit_y(self, low: float, high: float) -> None:
+        span = max(high - low, 1e-3 * max(abs(high), 1.0))
+        if self.y_range is not None:
+            bottom, top = self.y_range
+            inside = bottom <= low and high <= top
+            if inside and (high - low) > 0.4 * (top - bottom):
+                return
+        self.y_range = (low - self.HEADROOM * span, high + self.HEADROOM * span)
+        self.plot.setYRange(*self.y_range, padding=0)
 
 
 class HelpOverlay(QWidget):

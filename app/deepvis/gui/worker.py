@@ -1,4 +1,4 @@
-"""The worker thread: it owns the model and runs the engine; the GUI thread never runs torch.
+"""The worker thread: it owns the model and runs the engine; the GUI thread runs no model.
 
 Latest frame wins at every hand-off: the worker takes the source's newest frame,
 skips work when neither the frame nor the view changed, and keeps only its newest
@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from deepvis.pipeline import FrameResult, Pipeline, ViewState
@@ -26,6 +27,22 @@ log = logging.getLogger("deepvis.gui")
 
 # How long the worker waits for a new frame before it looks at the view again.
 POLL_SECONDS = 0.02
+
+# torch's own default, taken before the GUI thread drops to one thread.
+WORKER_THREADS = torch.get_num_threads()
+
+
+def keep_gui_thread_single_threaded() -> None:
+    """Run the GUI thread's few torch calls (loading a model) on one CPU thread.
+
+    With OpenMP, each thread that runs a parallel op keeps a team of helper threads
+    for good. Once the GUI thread has one, the process holds more such threads than
+    there are cores, OpenMP stops spinning between parallel regions, and the worker's
+    forward keeps waking sleeping helpers: on 2 cores it ran 10-25% slower than the
+    same forward in a process with the worker's team alone. The worker sets its own
+    thread count (WORKER_THREADS) when it starts.
+    """
+    torch.set_num_threads(1)
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,7 @@ class PipelineWorker(QThread):
     # -- the worker thread ------------------------------------------------------------------
 
     def run(self) -> None:
+        torch.set_num_threads(WORKER_THREADS)  # per thread with OpenMP: this one runs the model
         pipeline: Pipeline | None = None
         last_source, last_index, last_rgb, last_view, last_frame = None, -1, None, None, None
         while True:
