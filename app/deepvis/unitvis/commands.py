@@ -78,9 +78,16 @@ def run(args, config) -> int:
     from deepvis.unitvis import distributed
 
     config = config.replace(device=distributed.local_device(config.device))
+    import torch
+
     from deepvis.cli import open_model
 
     loaded = open_model(config)
+    if loaded.card.source != "custom":
+        # Batched convolutions run faster on channels-last weights: 1.45-1.5x on the CPU with the
+        # embedded default, batches of 8-32 (one image at a time, as in the live view, gains little).
+        # A user's own model keeps its layout: code calling .view() on a conv output would break.
+        loaded.model.to(memory_format=torch.channels_last)
     distributed.setup(loaded.device)
     try:
         if args.precompute == "topk":
