@@ -232,6 +232,7 @@ def test_optimize_cli_records_figures_and_r(tmp_path, image_folder, capsys):
     assert entry["R"] == pytest.approx(entry["best_shown"] / info["topk"]["max"], rel=1e-4)
     assert len(store.unit_images("features.3", 2).optimized) == 1
     assert store.unit_images("features.3", 5).optimized == ()
+    assert info["topk"]["deconv"] is None and store.unit_images("features.3", 2).deconvs == ()  # --no-deconv
 
 
 def test_compute_unit_on_demand(tmp_path, tiny):

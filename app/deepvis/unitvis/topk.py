@@ -353,12 +353,12 @@ def write_topk(loaded: LoadedModel, scanner: Scanner, files: Sequence[Path], sto
                     crops[u].append({"rank": j, "image": int(images[j, u]), "activation": float(values[j, u]),
                                      "position": [int(yx[b, 0]), int(yx[b, 1])], "box": list(box)})
                     if last_pair[u] == start + b:  # the unit's last crop: record it as done
-                        _record(store, layer, u, crops[u], lists, files, image_root, sid, scanner.k, seed_info)
+                        _record(store, layer, u, crops[u], lists, files, image_root, sid, scanner.k, seed_info, deconv)
                         written += 1
                         bar.update(1)
             for u in todo:
                 if u not in last_pair:  # no readable image at all
-                    _record(store, layer, u, [], lists, files, image_root, sid, scanner.k, seed_info)
+                    _record(store, layer, u, [], lists, files, image_root, sid, scanner.k, seed_info, deconv)
                     written += 1
                     bar.update(1)
     finally:
@@ -373,14 +373,14 @@ def _box(field: ReceptiveField | None, yx: torch.Tensor, height: int, width: int
 
 
 def _record(store: UnitStore, layer: Layer, unit: int, crops: list, lists: TopLists, files, image_root: Path,
-            sid: str, k: int, seed_info: dict | None) -> None:
+            sid: str, k: int, seed_info: dict | None, deconv: bool) -> None:
     paths = relative_paths([files[c["image"]] for c in crops], image_root)
     entry = {
         "method": "topk", "scan": sid, "k": k, "images_root": str(image_root), "images": paths,
         "activations": [round(c["activation"], 6) for c in crops], "positions": [c["position"] for c in crops],
         "boxes": [c["box"] for c in crops], "max": round(crops[0]["activation"], 6) if crops else None,
         "pre_max": None if lists.pre_max is None else round(float(lists.pre_max[unit]), 6),
-        "deconv": "deconv, seeded 1 at the position, filter raw, cropped to the receptive field",
+        "deconv": "deconv, seeded 1 at the position, filter raw, cropped to the receptive field" if deconv else None,
         **(seed_info or {}),
     }
     store.update_unit(layer.name, unit, "topk", entry)
