@@ -233,12 +233,14 @@ class FourierImage(nn.Module):
 def random_transform(images: torch.Tensor, params: torch.Tensor, preset: Preset) -> torch.Tensor:
     """Lucid's transforms, one draw per image: pad, jitter, scale, rotate, jitter, in one resampling.
 
-    params: B x 4 uniform draws (shift y, shift x, scale, angle). The two jitters
-    shrink the padded image by their sizes, as crops do in Lucid.
+    params: B x 4 uniform draws (shift y, shift x, scale, angle). The view keeps the
+    image's own size and pixel scale (Lucid's crops let it grow by the padding): the
+    figures are taken on the image itself, and a unit read at the centre of its map
+    must see the same place in both.
     """
     b, _, h, w = images.shape
     padded = F.pad(images, [preset.pad] * 4, value=0.5)
-    out = h + 2 * preset.pad - preset.jitter - preset.jitter // 2
+    out = h
     big = padded.shape[-1]
     max_shift = (preset.jitter + preset.jitter // 2) / 2
     shift = (params[:, :2] * 2 - 1) * max_shift * 2 / big  # in normalized coordinates
