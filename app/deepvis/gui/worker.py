@@ -38,7 +38,7 @@ def keep_gui_thread_single_threaded() -> None:
     With OpenMP, each thread that runs a parallel op keeps a team of helper threads
     for good. Once the GUI thread has one, the process holds more such threads than
     there are cores, OpenMP stops spinning between parallel regions, and the worker's
-    forward keeps waking sleeping helpers: on 2 cores it ran 10-25% slower than the
+    forward keeps waking sleeping helpers: on 2 cores it ran 6-37% slower than the
     same forward in a process with the worker's team alone. The worker sets its own
     thread count (WORKER_THREADS) when it starts.
     """
