@@ -51,7 +51,7 @@ def main() -> None:
     layer = loaded.find_layer(args.layer) if args.layer else loaded.default_layer()
     app = make_application()
 
-    def live(window, seconds: float) -> None:
+    def live(seconds: float) -> None:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             app.processEvents()
@@ -76,9 +76,9 @@ def main() -> None:
         window.resize(config.window.width, config.window.height)
         window.show()
         try:
-            live(window, 2.0)  # start-up and the first frames are not counted
+            live(2.0)  # start-up and the first frames are not counted
             shown, start = window.frames_displayed, time.perf_counter()
-            live(window, args.seconds)
+            live(args.seconds)
             displayed = (window.frames_displayed - shown) / (time.perf_counter() - start)
         finally:
             window.shutdown()

@@ -248,8 +248,9 @@ def origin_seed(path: str, out: torch.Tensor, unit, position) -> torch.Tensor:
 _CALL_COUNTS: "weakref.WeakKeyDictionary[nn.Module, dict[str, int]]" = weakref.WeakKeyDictionary()
 
 
-class _StopForward(Exception):
-    """Raised by a hook once every needed output is captured: the rest of the model is not run."""
+class StopForward(Exception):
+    """Raised by a hook once every needed output is captured: the rest of the model is not run
+    (here and in unitvis.sites)."""
 
 
 def _forward_to(model: nn.Module, x: torch.Tensor, paths: list[str]) -> dict[str, torch.Tensor]:
@@ -272,7 +273,7 @@ def _forward_to(model: nn.Module, x: torch.Tensor, paths: list[str]) -> dict[str
             outputs[path] = output
             calls[path] += 1
             if stop_after is not None and all(calls[p] >= stop_after[p] for p in modules):
-                raise _StopForward
+                raise StopForward
             # A later in-place op must not overwrite the captured output: the model goes on with a copy.
             return output.clone() if single else None
         return hook
@@ -283,7 +284,7 @@ def _forward_to(model: nn.Module, x: torch.Tensor, paths: list[str]) -> dict[str
         try:
             logits = model(x)
             outputs[OUTPUT] = outputs[SOFTMAX] = logits
-        except _StopForward:
+        except StopForward:
             pass
     finally:
         for handle in handles:

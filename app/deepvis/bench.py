@@ -27,7 +27,8 @@ from deepvis.sources import open_source
 from deepvis.zoo import Layer, LoadedModel
 
 
-def _sync(device: torch.device) -> None:
+def sync_device(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer stops after it (a no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -43,10 +44,10 @@ def time_in_turn(tasks: dict[str, Callable[[], dict[str, float] | None]], frames
     stages: dict[str, dict[str, list[float]]] = {name: {} for name in tasks}
     for _ in range(frames):
         for name, task in tasks.items():
-            _sync(device)
+            sync_device(device)
             start = time.perf_counter()
             timings = task()
-            _sync(device)
+            sync_device(device)
             seconds[name].append(time.perf_counter() - start)
             for stage, ms in (timings or {}).items():
                 stages[name].setdefault(stage, []).append(ms)

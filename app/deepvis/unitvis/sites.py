@@ -17,13 +17,10 @@ import torch
 from torch import nn
 
 from deepvis import DeepvisError
+from deepvis.backprop import StopForward
 from deepvis.zoo import OUTPUT, SOFTMAX, Layer, LoadedModel
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardtanh, nn.Mish)
-
-
-class StopForward(Exception):
-    """Raised from a hook once the wanted layers have been seen."""
 
 
 def unit_layers(loaded: LoadedModel, names: Sequence[str] | None) -> list[Layer]:

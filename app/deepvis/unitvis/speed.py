@@ -10,14 +10,10 @@ from typing import Sequence
 
 import torch
 
+from deepvis.bench import sync_device
 from deepvis.unitvis.optimize import Preset, optimize_units
 from deepvis.unitvis.topk import ImageFiles, Scanner, _worker_init
 from deepvis.zoo import Layer, LoadedModel
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def compare_scan(loaded: LoadedModel, layers: Sequence[Layer], files, k: int, batch_size: int, workers: int,
@@ -37,13 +33,13 @@ def compare_scan(loaded: LoadedModel, layers: Sequence[Layer], files, k: int, ba
         start = time.perf_counter()
         for x, images, valid in loader:
             scanner.feed(x, images, valid)
-        _sync(loaded.device)
+        sync_device(loaded.device)
         scan_rates.append(n / (time.perf_counter() - start))
         start = time.perf_counter()
         with torch.inference_mode():
             for x in preloaded:
                 loaded.model(x)
-        _sync(loaded.device)
+        sync_device(loaded.device)
         forward_rates.append(n / (time.perf_counter() - start))
     scan_rate, forward_rate = sum(scan_rates) / rounds, sum(forward_rates) / rounds
     return {"images": n, "batch_size": batch_size, "workers": workers, "rounds": rounds,
@@ -65,14 +61,14 @@ def compare_single(loaded: LoadedModel, layer: Layer, units: Sequence[int] | Non
     def batched() -> float:
         start = time.perf_counter()
         optimize_units(loaded, layer, chosen, preset, size=size, use_pre=use_pre)
-        _sync(loaded.device)
+        sync_device(loaded.device)
         return len(chosen) / (time.perf_counter() - start)
 
     first = batched()
     start = time.perf_counter()
     for unit in chosen:
         optimize_units(loaded, layer, [unit], preset, size=size, use_pre=use_pre)
-    _sync(loaded.device)
+    sync_device(loaded.device)
     single = len(chosen) / (time.perf_counter() - start)
     second = batched()
     rate = (first + second) / 2

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from deepvis import DeepvisError
+from deepvis.bench import sync_device
 from deepvis.probe import denormalize, preprocess
 from deepvis.sources import IMAGE_EXTENSIONS, SourceError, read_image
 from deepvis.unitvis import distributed
@@ -241,8 +242,7 @@ def scan(loaded: LoadedModel, layers: Sequence[Layer], files: Sequence[Path], k:
             if time.perf_counter() - last_save > CHECKPOINT_SECONDS:
                 _save_checkpoint(checkpoint, scanner, done)
                 last_save = time.perf_counter()
-        if loaded.device.type == "cuda":
-            torch.cuda.synchronize(loaded.device)
+        sync_device(loaded.device)
         seconds = time.perf_counter() - start
         scanned = len(dataset)
         if done and scanner.lists:
