@@ -77,7 +77,7 @@ def make_window(qtbot, config):
         window.show()
         qtbot.addWidget(window)
         windows.append(window)
-        qtbot.waitUntil(lambda: window.last_delivery is not None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: window.live.last_delivery is not None, timeout=TIMEOUT)
         return window
 
     yield make
@@ -91,20 +91,20 @@ def video(tmp_path) -> Path:
 
 
 def shown(window) -> bool:
-    """The latest displayed result is of the window's current view."""
-    d = window.last_delivery
-    return d is not None and d.result.view == window.view
+    """The latest displayed result is of the Live mode's current view."""
+    d = window.live.last_delivery
+    return d is not None and d.result.view == window.live.view
 
 
 def test_click_on_a_tile_selects_its_unit(make_window, qtbot, video):
     window = make_window(VideoSource(video))
-    pane = window.grid_pane
+    pane = window.live.grid_pane
     target = pane.tile_rect(5).center().toPoint()
     qtbot.mouseClick(pane, Qt.MouseButton.LeftButton, pos=target)
-    assert window.view.unit == 5 and pane.selected == 5  # at once, before the worker answers
+    assert window.live.view.unit == 5 and pane.selected == 5  # at once, before the worker answers
     assert "conv2:5" in window.status_text()
     qtbot.waitUntil(lambda: shown(window), timeout=TIMEOUT)
-    assert window.last_delivery.result.view.unit == 5
+    assert window.live.last_delivery.result.view.unit == 5
     assert pane.hover_text(5).startswith("conv2:5   max ")
 
 
@@ -114,55 +114,55 @@ def test_keys_do_what_they_say(make_window, qtbot, tmp_path):
     for i in range(3):
         write_png(folder / f"img{i}.png", i)
     window = make_window(FolderSource(folder))
-    qtbot.waitUntil(lambda: bool(window.units), timeout=TIMEOUT)
-    cols = window.last_delivery.result.layout.cols
-    assert window.units == {"conv1": 8, "conv2": 12, "fc": 10, "prob": 10}
+    qtbot.waitUntil(lambda: bool(window.live.units), timeout=TIMEOUT)
+    cols = window.live.last_delivery.result.layout.cols
+    assert window.live.units == {"conv1": 8, "conv2": 12, "fc": 10, "prob": 10}
 
     def key(k):
         qtbot.keyClick(window, k) if isinstance(k, str) else qtbot.keyClick(window, k)
 
-    key("l"); assert window.view.unit == 1
-    key(Qt.Key.Key_Right); assert window.view.unit == 2
-    key("j"); assert window.view.unit == 1
-    key("k"); assert window.view.unit == 1 + cols
-    key("i"); assert window.view.unit == 1
-    key("L"); assert window.view.unit == min(4, cols - 1)
-    key("J"); assert window.view.unit == max(0, min(4, cols - 1) - 3)
-    key("o"); assert window.view.layer == "fc"
-    key("u"); key("u"); assert window.view.layer == "conv1"
-    assert window.layer_bar.current == "conv1"
-    key("0"); assert window.view.crop == "stretch"
-    key("b"); assert (window.view.backprop, window.view.backprop_filter) == ("gradient", "raw")
-    key("b"); assert (window.view.backprop, window.view.backprop_filter) == ("gradient", "norm")
-    key("b"); key("b"); key("b"); assert window.view.backprop == "off"
-    key("m"); assert window.view.backprop_filter == "gray"
-    key("d"); assert window.view.backprop_origin == (window.view.layer, window.view.unit)
-    key("d"); assert window.view.backprop_origin is None
-    key("a"); assert window.view.backprop_in_grid
-    key("t"); assert window.view.gamma == 0.7
-    key("T"); assert window.view.boost == 0.3
+    key("l"); assert window.live.view.unit == 1
+    key(Qt.Key.Key_Right); assert window.live.view.unit == 2
+    key("j"); assert window.live.view.unit == 1
+    key("k"); assert window.live.view.unit == 1 + cols
+    key("i"); assert window.live.view.unit == 1
+    key("L"); assert window.live.view.unit == min(4, cols - 1)
+    key("J"); assert window.live.view.unit == max(0, min(4, cols - 1) - 3)
+    key("o"); assert window.live.view.layer == "fc"
+    key("u"); key("u"); assert window.live.view.layer == "conv1"
+    assert window.live.layer_bar.current == "conv1"
+    key("0"); assert window.live.view.crop == "stretch"
+    key("b"); assert (window.live.view.backprop, window.live.view.backprop_filter) == ("gradient", "raw")
+    key("b"); assert (window.live.view.backprop, window.live.view.backprop_filter) == ("gradient", "norm")
+    key("b"); key("b"); key("b"); assert window.live.view.backprop == "off"
+    key("m"); assert window.live.view.backprop_filter == "gray"
+    key("d"); assert window.live.view.backprop_origin == (window.live.view.layer, window.live.view.unit)
+    key("d"); assert window.live.view.backprop_origin is None
+    key("a"); assert window.live.view.backprop_in_grid
+    key("t"); assert window.live.view.gamma == 0.7
+    key("T"); assert window.live.view.boost == 0.3
     assert "boost 0.3/0.7" in window.status_text()
-    key("z"); assert window.zoom == "unit" and window.grid_pane.selected is None
-    key("z"); key("z"); assert window.zoom == "off"
-    key("8"); assert not window.predictions.isVisible()
-    key("9"); assert not window.right.isVisible()
-    key("f"); assert window.frozen and "frozen" in window.status_text()
-    key("f"); assert not window.frozen
-    key(" "); assert window.source.paused
-    key(" "); assert not window.source.paused
+    key("z"); assert window.live.zoom == "unit" and window.live.grid_pane.selected is None
+    key("z"); key("z"); assert window.live.zoom == "off"
+    key("8"); assert not window.live.predictions.isVisible()
+    key("9"); assert not window.live.right.isVisible()
+    key("f"); assert window.live.frozen and "frozen" in window.status_text()
+    key("f"); assert not window.live.frozen
+    key(" "); assert window.live.source.paused
+    key(" "); assert not window.live.source.paused
     key("h"); assert window.help_overlay.isVisible()
     key(Qt.Key.Key_Escape); assert not window.help_overlay.isVisible()
     # Every change reached the worker: its next result is of the current view.
     qtbot.waitUntil(lambda: shown(window), timeout=TIMEOUT)
 
-    label = window.last_delivery.frame_label
-    key("e"); qtbot.waitUntil(lambda: window.last_delivery.frame_label != label, timeout=TIMEOUT)
-    assert window.last_delivery.frame_label.startswith("img1.png")
-    key(Qt.Key.Key_PageUp); qtbot.waitUntil(lambda: window.last_delivery.frame_label.startswith("img0.png"), timeout=TIMEOUT)
+    label = window.live.last_delivery.frame_label
+    key("e"); qtbot.waitUntil(lambda: window.live.last_delivery.frame_label != label, timeout=TIMEOUT)
+    assert window.live.last_delivery.frame_label.startswith("img1.png")
+    key(Qt.Key.Key_PageUp); qtbot.waitUntil(lambda: window.live.last_delivery.frame_label.startswith("img0.png"), timeout=TIMEOUT)
 
     key(Qt.Key.Key_Escape)
-    assert window.view.layer == "conv2" and window.view.unit == 0 and window.view.backprop_in_grid is False
-    assert window.predictions.isVisible() and window.right.isVisible()
+    assert window.live.view.layer == "conv2" and window.live.view.unit == 0 and window.live.view.backprop_in_grid is False
+    assert window.live.predictions.isVisible() and window.live.right.isVisible()
     key("q")
     assert not window.isVisible()
 
@@ -177,29 +177,29 @@ def test_switching_model_keeps_the_old_one_running_until_ready(make_window, qtbo
         assert release.wait(10)
         return other
 
-    window.model_loader = loader
-    window.model_actions["squeezenet1_1"].trigger()
+    window.live.model_loader = loader
+    window.live.model_actions["squeezenet1_1"].trigger()
     assert window.progress.isVisible()
-    seen = window.frames_displayed
-    qtbot.waitUntil(lambda: window.frames_displayed > seen + 2, timeout=TIMEOUT)  # the old model runs on
-    assert window.last_delivery.model_name == "tiny"
+    seen = window.live.frames_displayed
+    qtbot.waitUntil(lambda: window.live.frames_displayed > seen + 2, timeout=TIMEOUT)  # the old model runs on
+    assert window.live.last_delivery.model_name == "tiny"
     release.set()
-    qtbot.waitUntil(lambda: window.last_delivery.model_name == "other" and shown(window), timeout=TIMEOUT)
-    assert window.units["conv2"] == 20
+    qtbot.waitUntil(lambda: window.live.last_delivery.model_name == "other" and shown(window), timeout=TIMEOUT)
+    assert window.live.units["conv2"] == 20
     assert "cannot download" in window.message_label.text()
     assert not window.progress.isVisible()
 
 
 def test_switching_source_and_camera_fallback(make_window, qtbot, video, tmp_path):
     window = make_window(VideoSource(video))
-    window.open_path(str(SAMPLE_IMAGES / "chelsea.png"))
-    qtbot.waitUntil(lambda: window.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
-    window.open_camera(63)  # no camera answers there
-    qtbot.waitUntil(lambda: "sample" in window.last_delivery.frame_label, timeout=TIMEOUT)
+    window.live.open_path(str(SAMPLE_IMAGES / "chelsea.png"))
+    qtbot.waitUntil(lambda: window.live.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
+    window.live.open_camera(63)  # no camera answers there
+    qtbot.waitUntil(lambda: "sample" in window.live.last_delivery.frame_label, timeout=TIMEOUT)
     assert "no camera at index 63: playing the sample video" in window.message_label.text()
     # c goes back to the files last opened
     qtbot.keyClick(window, "c")
-    qtbot.waitUntil(lambda: window.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.live.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
 
 
 def test_no_camera_at_start_plays_the_sample_video(monkeypatch, qtbot, config):
@@ -210,7 +210,7 @@ def test_no_camera_at_start_plays_the_sample_video(monkeypatch, qtbot, config):
 
     def fake_exec(self):
         window = shown_windows[0]
-        qtbot.waitUntil(lambda: window.last_delivery is not None, timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: window.live.last_delivery is not None, timeout=TIMEOUT)
         return 0
 
     monkeypatch.setattr("deepvis.cli.open_model", lambda config: tiny_model())
@@ -220,7 +220,7 @@ def test_no_camera_at_start_plays_the_sample_video(monkeypatch, qtbot, config):
     assert gui_app.run_app(args, config.replace(camera_index=63)) == 0
     window = shown_windows[0]
     assert "no camera at index 63: playing the sample video" in window.message_label.text()
-    assert "sample" in window.last_delivery.frame_label
+    assert "sample" in window.live.last_delivery.frame_label
 
 
 def test_no_display_says_so_in_one_line(monkeypatch, capsys):
@@ -241,10 +241,10 @@ def test_a_corrupt_file_in_a_folder_is_skipped(make_window, qtbot, tmp_path):
     (folder / "b.png").write_bytes(b"not a png at all")
     write_png(folder / "c.png", 2)
     window = make_window(FolderSource(folder))
-    assert window.last_delivery.frame_label.startswith("a.png")
+    assert window.live.last_delivery.frame_label.startswith("a.png")
     qtbot.keyClick(window, "e")
-    qtbot.waitUntil(lambda: window.last_delivery.frame_label.startswith("c.png"), timeout=TIMEOUT)
-    assert any("b.png" in w for w in window.source.warnings)
+    qtbot.waitUntil(lambda: window.live.last_delivery.frame_label.startswith("c.png"), timeout=TIMEOUT)
+    assert any("b.png" in w for w in window.live.source.warnings)
 
 
 def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbot, video, config, monkeypatch):
@@ -270,7 +270,7 @@ def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbo
     monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand",
                         types.SimpleNamespace(compute_unit=compute_unit))
     window = make_window(VideoSource(video))
-    panel = window.unit_panel
+    panel = window.live.unit_panel
     qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 0), timeout=TIMEOUT)
     assert panel.pages.currentIndex() == 0 and len(panel.patches.images) == 9 and len(panel.optimized.images) == 1
 
@@ -280,7 +280,7 @@ def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbo
 
     qtbot.keyClick(window, "x")
     qtbot.waitUntil(lambda: panel.pages.currentIndex() == 0 and panel.shown_key == ("conv2", 1), timeout=TIMEOUT)
-    assert len(calls) == 1 and calls[0].model is not window.loaded.model  # a private copy
+    assert len(calls) == 1 and calls[0].model is not window.live.loaded.model  # a private copy
     assert not any(m._forward_hooks for m in calls[0].model.modules())
 
 
@@ -303,10 +303,10 @@ def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, vid
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    qtbot.waitUntil(lambda: window.worker.frames_processed >= 30, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.live.worker.frames_processed >= 30, timeout=TIMEOUT)
     threads, rss = lasting_threads(), rss_mb()
-    qtbot.waitUntil(lambda: window.worker.frames_processed >= 330, timeout=60000)
-    assert window.frames_displayed > 30
+    qtbot.waitUntil(lambda: window.live.worker.frames_processed >= 330, timeout=60000)
+    assert window.live.frames_displayed > 30
     # A thread per frame would add hundreds; allow the decoder's or a pool's transient one or two.
     assert lasting_threads() <= threads + 2
     assert rss_mb() - rss < 40

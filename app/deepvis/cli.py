@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the live window (the default command)")
     gui.add_argument("input", nargs="?", help="an image, a video or a folder (default: the camera)")
     gui.add_argument("--camera", type=int, help="camera index")
+    gui.add_argument("--mode", help="the mode shown first: live (default), or another tab's name")
     _model_flags(gui)
 
     probe = sub.add_parser("probe", help="run one image through the model and write its outputs")
@@ -48,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--backprop", choices=[m for m in BACKPROP_MODES if m != "off"],
                        help="also write the unit's backprop signal at the input")
 
-    snap = sub.add_parser("snapshot", help="render the window offscreen for an input and save it as PNG")
-    snap.add_argument("input", help="an image, a video or a folder")
+    snap = sub.add_parser("snapshot", help="render the window offscreen (a mode, an input) and save it as PNG")
+    snap.add_argument("input", nargs="?", help="an image, a video or a folder (the live mode needs one)")
+    snap.add_argument("--mode", default="live", help="the mode to render (default: live)")
     _model_flags(snap)
     snap.add_argument("--out", required=True, help="the PNG file to write")
     snap.add_argument("--size", default=None, help="window size as WxH (default: config.yaml)")

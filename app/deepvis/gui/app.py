@@ -43,20 +43,31 @@ def run_app(args, config) -> int:
 
     keep_gui_thread_single_threaded()  # before the model loads here
 
-    spec = getattr(args, "input", None) or config.source
-    source, message = open_source_with_fallback(spec, config.camera_index)
-    try:
-        log.info("loading %s…", config.model)
-        loaded = open_model(config)
-        layer = pick_layer(loaded, config.layer)
+    from deepvis.gui.modes import mode_names
+
+    mode = getattr(args, "mode", None) or "live"
+    if mode not in mode_names():
+        raise DeepvisError(f"--mode {mode}: no such mode (modes: {', '.join(mode_names())})")
+    if mode != "live":  # the Live mode opens its source and model when first shown
         app = make_application()
         from deepvis.gui.main_window import MainWindow
 
-        window = MainWindow(config, loaded, source, layer=layer.name, unit=getattr(args, "unit", 0) or 0,
-                            message=message or loaded.message, camera_mode=message is not None or None)
-    except BaseException:
-        source.stop()
-        raise
+        window = MainWindow(config, mode=mode)
+    else:
+        spec = getattr(args, "input", None) or config.source
+        source, message = open_source_with_fallback(spec, config.camera_index)
+        try:
+            log.info("loading %s…", config.model)
+            loaded = open_model(config)
+            layer = pick_layer(loaded, config.layer)
+            app = make_application()
+            from deepvis.gui.main_window import MainWindow
+
+            window = MainWindow(config, loaded, source, layer=layer.name, unit=getattr(args, "unit", 0) or 0,
+                                message=message or loaded.message, camera_mode=message is not None or None)
+        except BaseException:
+            source.stop()
+            raise
     window.show()
     try:
         return app.exec()

@@ -1,4 +1,4 @@
-"""`deepvis snapshot INPUT --out FILE.png`: the real window, rendered offscreen for one input."""
+"""`deepvis snapshot [INPUT] [--mode NAME] --out FILE.png`: the real window, rendered offscreen."""
 
 from __future__ import annotations
 
@@ -35,18 +35,16 @@ def wait_until(app, condition, timeout: float) -> bool:
 
 
 def render_window(window, app, unit: int, timeout: float = TIMEOUT_S) -> None:
-    """Wait until the window shows a result for its view (and the unit panel has loaded)."""
-    def shown() -> bool:
-        d = window.last_delivery
-        return d is not None and d.result.view == window.view and window.unit_panel.shown_key == (window.view.layer, window.view.unit)
-
-    if not wait_until(app, shown, timeout):
-        raise DeepvisError(f"no frame was rendered within {timeout:.0f} s")
-    count = window.last_delivery.result.layout.n_units
-    if not 0 <= unit < count:
-        raise DeepvisError(f"--unit {unit} is out of range: {window.view.layer} has units 0..{count - 1}")
-    # A few results of a moving source let the FPS read-out settle (a still image gives one).
-    wait_until(app, lambda: window.frames_displayed >= 3, 3.0)
+    """Wait until the shown mode is ready; for Live, a result of its view with the unit panel loaded."""
+    mode = window.current
+    if not wait_until(app, mode.ready, timeout):
+        raise DeepvisError(f"the {mode.name} mode showed nothing within {timeout:.0f} s")
+    if mode.name == "live":
+        count = mode.last_delivery.result.layout.n_units
+        if not 0 <= unit < count:
+            raise DeepvisError(f"--unit {unit} is out of range: {mode.view.layer} has units 0..{count - 1}")
+        # A few results of a moving source let the FPS read-out settle (a still image gives one).
+        wait_until(app, lambda: mode.frames_displayed >= 3, 3.0)
     window._refresh_status()
     app.processEvents()
 
@@ -57,21 +55,30 @@ def run_snapshot(args, config) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from deepvis.cli import open_model, pick_layer
     from deepvis.gui.app import make_application
+    from deepvis.gui.modes import mode_names
     from deepvis.sources import open_source
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise DeepvisError(f"--out must name a .png file, not {out}")
     size = parse_size(getattr(args, "size", None), config)
-    source = open_source(args.input).start()
+    mode = getattr(args, "mode", None) or "live"
+    if mode not in mode_names():
+        raise DeepvisError(f"--mode {mode}: no such mode (modes: {', '.join(mode_names())})")
+    if mode == "live" and not args.input:
+        raise DeepvisError("a snapshot of the live mode needs an INPUT: an image, a video or a folder")
+    source = open_source(args.input).start() if mode == "live" else None
     window = None
     try:
-        loaded = open_model(config)
-        layer = pick_layer(loaded, config.layer)
+        loaded = layer = None
+        if mode == "live":
+            loaded = open_model(config)
+            layer = pick_layer(loaded, config.layer).name
         app = make_application()
         from deepvis.gui.main_window import MainWindow
 
-        window = MainWindow(config, loaded, source, layer=layer.name, unit=args.unit, message=loaded.message)
+        window = MainWindow(config, loaded, source, layer=layer, unit=args.unit,
+                            message=loaded.message if loaded else None, mode=mode)
         window.resize(*size)
         window.show()
         render_window(window, app, args.unit)
@@ -81,7 +88,7 @@ def run_snapshot(args, config) -> int:
         if window is not None:
             window.shutdown()
             window.close()
-        else:
+        elif source is not None:
             source.stop()
     print(f"wrote {path}")
     return 0

@@ -97,6 +97,8 @@ class PipelineWorker(QThread):
         self._latest: Delivery | None = None
         self._signalled = False
         self._copy_requests: list[Future] = []
+        self._active = threading.Event()  # cleared while the mode is hidden: no frame is processed
+        self._active.set()
         self.frames_processed = 0
 
     # -- called from the GUI thread -----------------------------------------------------
@@ -119,6 +121,13 @@ class PipelineWorker(QThread):
         with self._lock:
             self._frozen = frozen
 
+    def set_active(self, active: bool) -> None:
+        """Hidden modes do no work: the loop waits until the mode is shown again (at once on show)."""
+        if active:
+            self._active.set()
+        else:
+            self._active.clear()
+
     def take(self) -> Delivery | None:
         """The newest result, once; older ones were dropped."""
         with self._lock:
@@ -139,6 +148,7 @@ class PipelineWorker(QThread):
     def stop(self, timeout_ms: int = 10000) -> None:
         with self._lock:
             self._stopping = True
+        self._active.set()
         self.wait(timeout_ms)
 
     # -- the worker thread ------------------------------------------------------------------
@@ -161,6 +171,9 @@ class PipelineWorker(QThread):
                 future.set_result(copy_model(self._loaded))
             if pipeline is None:
                 self.msleep(50)
+                continue
+            if not self._active.is_set():
+                self._active.wait(0.1)  # short, so model copies and stop requests are still served
                 continue
             if source is not last_source:
                 last_source, last_index, last_rgb, last_frame = source, -1, None, None

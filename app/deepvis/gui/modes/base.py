@@ -22,7 +22,8 @@ class ModeContext:
     """What every mode is given by the shell."""
 
     config: Config
-    show_message: Callable[[str], None]  # one line in the shared status bar
+    show_message: Callable[[str], None]  # one line in the shared status bar (logged too)
+    show_hint: Callable[[str | None], None]  # a passing line (hover read-outs); None brings the message back
     show_mode: Callable[[str], "Mode"]  # bring another mode to the front (created if needed) and return it
     find_mode: Callable[[str], "Mode | None"]  # another mode if it was created, without showing it
     options: dict[str, Any] = field(default_factory=dict)  # start-up options by mode name (from the command line)
@@ -47,6 +48,11 @@ class Mode(QWidget):
     def add_menus(self, menu_bar: QMenuBar) -> list:
         """Add this mode's menus to the bar and return them; the shell shows them only while the
         mode is visible."""
+        return []
+
+    def shared_actions(self, menu: str) -> list:
+        """QActions (None for a separator) this mode adds to a shared menu ("File" or "View");
+        the shell shows them only while the mode is visible."""
         return []
 
     def handle_key(self, name: str) -> bool:

@@ -1,0 +1,604 @@
+"""The Live mode: a source streamed through a CNN, in the original toolbox's pane layout.
+
+The view model (deepvis.live.view_model) holds what the user looks at; the panes
+observe it and write intent back; every change goes to the worker, whose next
+result re-renders the grid. The worker runs only while this mode is visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QActionGroup
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QSplitter, QVBoxLayout, QWidget
+
+from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
+from deepvis.live import keys
+from deepvis.live.view_model import Display, LiveViewModel
+from deepvis.paths import SAMPLE_IMAGES
+from deepvis.pipeline import ViewState
+from deepvis.sources import CameraSource, FrameSource, open_source, open_source_with_fallback
+from deepvis.zoo import LoadedModel, builtin_models
+from deepvis.gui.background import BackgroundCall
+from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, UnitTrace
+from deepvis.gui.unit_panel import ComputeTask, UnitPanel
+from deepvis.gui.worker import Delivery, ModelInfo, PipelineWorker
+
+log = logging.getLogger("deepvis.gui")
+
+FILE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.mp4 *.avi *.mov *.mkv "
+               "*.webm *.m4v);;All files (*)")
+PANE_NAMES = ("input", "grid", "unit", "backprop", "predictions", "unit panel")
+
+
+@dataclass
+class LiveStart:
+    """How the Live mode starts: given by `deepvis` / `snapshot` through ModeContext.options["live"]."""
+
+    loaded: LoadedModel
+    source: FrameSource
+    layer: str | None = None
+    unit: int = 0
+    message: str | None = None
+    model_loader: Callable[[str], LoadedModel] | None = None
+    camera_mode: bool | None = None  # True while showing a camera, or the sample video standing in for one
+
+
+class LiveMode(Mode):
+    name = "live"
+    title = "Live"
+
+    def __init__(self, context: ModeContext, parent: QWidget | None = None):
+        super().__init__(context, parent)
+        start: LiveStart = context.options["live"]
+        config: Config = context.config
+        self.config = config
+        self.loaded = start.loaded
+        self.source = start.source
+        self.model_loader = start.model_loader or (lambda name: _load_model(name, config))
+        self.file_spec: str | None = None if isinstance(start.source, CameraSource) else getattr(start.source, "path", None)
+        self.camera_mode = isinstance(start.source, CameraSource) if start.camera_mode is None else start.camera_mode
+        self.last_delivery: Delivery | None = None
+        self.frames_displayed = 0
+        self.display_times: deque[float] = deque(maxlen=60)
+        self.latency_ms = 0.0
+        self._latency_origin: float | None = None
+        self._tasks: set[BackgroundCall] = set()
+        self.model_task: BackgroundCall | None = None
+        self.compute_task: ComputeTask | None = None
+        self._user_paused = self.source.paused
+        self._stopped = False
+
+        self.model = LiveViewModel(config, [l.name for l in start.loaded.layers],
+                                   start.layer or start.loaded.default_layer().name, start.unit)
+        self.setAcceptDrops(True)
+        self._build_panes()
+        self._build_actions()
+
+        self.worker = PipelineWorker(self.loaded, self.source, self.model.view, self)
+        self.worker.result_ready.connect(self._on_result)
+        self.worker.model_ready.connect(self._on_model_ready)
+        self.worker.failed.connect(self.context.show_message)
+        self.unit_panel.set_model(self.loaded.name)
+
+        self.model.view_changed.connect(self._on_view_changed)
+        self.model.display_changed.connect(self._on_display_changed)
+        self.model.layers_changed.connect(lambda names: self.layer_bar.set_layers(names, self.view.layer))
+        self.model.message.connect(self.context.show_message)
+        self.model.requested.connect(self._on_request)
+        self._on_view_changed(self.view, send=False)
+        self.initial_message = start.message or self.loaded.message or f"{self.loaded.card.title} · {self.source.name}"
+
+    # ------------------------------------------------------------------ state read by the shell and tests
+
+    @property
+    def view(self) -> ViewState:
+        return self.model.view
+
+    @property
+    def units(self) -> dict[str, int]:
+        return self.model.unit_counts
+
+    @property
+    def zoom(self) -> str:
+        return self.model.display.zoom
+
+    @property
+    def frozen(self) -> bool:
+        return self.model.display.frozen
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_panes(self) -> None:
+        self.input_pane = ImagePane("input", smooth=True, placeholder="waiting for a frame…")
+        self.backprop_pane = ImagePane("backprop", smooth=True, placeholder="backprop off\n(b cycles the modes)")
+        self.predictions = PredictionsPane()
+        self.layer_bar = LayerBar()
+        self.layer_bar.layer_clicked.connect(self.model.select_layer)
+        self.grid_pane = GridPane()
+        self.grid_pane.unit_clicked.connect(self.model.select_unit)
+        self.grid_pane.unit_hovered.connect(self._on_hover)
+        self.grid_pane.on_painted = self._on_grid_painted
+        self.unit_pane = ImagePane("unit", smooth=False, placeholder="")
+        self.unit_trace = UnitTrace()
+        self.unit_panel = UnitPanel(self.config.store_path)
+        self.unit_panel.compute_requested.connect(self.compute_unit)
+
+        left = _column((self.input_pane, 1), (self.predictions, 0), (self.backprop_pane, 1))
+        middle = _column((self.layer_bar, 0), (self.grid_pane, 1))
+        self.right = _column((self.unit_pane, 2), (self.unit_trace, 0), (self.unit_panel, 5))
+        self.unit_panel.setAutoFillBackground(True)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setHandleWidth(6)
+        self._user_sized = False  # once the user drags a splitter handle, resizing keeps their split
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_sized", True))
+        for widget, stretch in ((left, 1), (middle, 2), (self.right, 1)):
+            self.splitter.addWidget(widget)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter)
+        for widget in (left, middle, self.right, self.splitter, self):
+            widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.panes = {"input": self.input_pane, "grid": self.grid_pane, "unit": self.unit_pane,
+                      "backprop": self.backprop_pane, "predictions": self.predictions,
+                      "unit panel": self.unit_panel}
+
+    def _action(self, text: str, slot, name: str | None = None, checkable: bool = False) -> QAction:
+        """A menu entry; a bound key is shown beside it and handled by the key table (no shortcuts)."""
+        key = keys.ACTION_KEYS.get(name or "")
+        action = QAction(f"{text}\t{key}" if key else text, self)
+        action.setCheckable(checkable)
+        action.triggered.connect(lambda _checked=False: slot())
+        if name:
+            self.actions_by_name[name] = action
+        return action
+
+    def _run(self, name: str) -> Callable[[], None]:
+        return lambda: self.model.run(name)
+
+    def _build_actions(self) -> None:
+        self.actions_by_name: dict[str, QAction] = {}
+        run = self._run
+        self.file_entries = [
+            self._action("Open image or video…", self.open_file_dialog),
+            self._action("Open folder…", self.open_folder_dialog),
+            self._action("Camera…", self.choose_camera),
+            self._action("Camera vs files", run("toggle_camera"), "toggle_camera"),
+            self._action("Next file", run("next_file"), "next_file"),
+            self._action("Previous file", run("prev_file"), "prev_file"),
+            None,
+            self._submenu("Save screenshot of a pane", [
+                self._action(name, lambda name=name: self.save_pane_dialog(name)) for name in PANE_NAMES]),
+        ]
+        self.view_entries: list[QAction | None] = []
+        for title, name, values, current in (
+            ("Colormap", "colormap", COLORMAPS, self.view.colormap),
+            ("Boost", "boost", keys.BOOST_STEPS, self.view.boost),
+            ("Gamma", "gamma", keys.GAMMA_STEPS, self.view.gamma),
+        ):
+            self.view_entries.append(self._choice_menu(title, name, values, current))
+        self.view_entries += [
+            self._action("Cycle gamma", run("cycle_gamma"), "cycle_gamma"),
+            self._action("Cycle boost", run("cycle_boost"), "cycle_boost"),
+            self._action("Crop vs stretch", run("toggle_crop"), "toggle_crop"),
+            None,
+            self._submenu("Layout", [
+                self._action("Predictions", run("toggle_predictions"), "toggle_predictions", checkable=True),
+                self._action("Per-unit panel", run("toggle_unit_panel"), "toggle_unit_panel", checkable=True),
+                self._action("Zoom", run("cycle_zoom"), "cycle_zoom"),
+                self._action("Equal pane widths", self.reset_layout)]),
+            None,
+            self._action("Freeze the frame", run("toggle_freeze"), "toggle_freeze"),
+            self._action("Pause the source", run("toggle_pause"), "toggle_pause"),
+            self._action("Reset the view", run("reset"), "reset"),
+            None,
+        ]
+        self.actions_by_name["toggle_predictions"].setChecked(True)
+        self.actions_by_name["toggle_unit_panel"].setChecked(True)
+        self.model_group = QActionGroup(self)
+        self.model_actions: dict[str, QAction] = {}
+        for card in builtin_models():
+            action = self._action(card.title, lambda name=card.name: self.switch_model(name), checkable=True)
+            self.model_group.addAction(action)
+            self.model_actions[card.name] = action
+        self._check_model(self.loaded.name)
+
+    def _submenu(self, title: str, actions: list[QAction]) -> QAction:
+        menu = QMenu(title, self)
+        menu.addActions(actions)
+        return menu.menuAction()
+
+    def _choice_menu(self, title: str, name: str, values, current) -> QAction:
+        """A submenu of exclusive choices for one ViewState field."""
+        actions = []
+        for value in values:
+            action = self._action(f"{value:g}" if isinstance(value, float) else str(value),
+                                  lambda name=name, value=value: self.model.change(**{name: value}),
+                                  checkable=True)
+            action.setChecked(value == current)
+            actions.append(action)
+        menu_action = self._submenu(title, actions)
+        group = QActionGroup(menu_action.menu())
+        for action in actions:
+            group.addAction(action)
+        return menu_action
+
+    def shared_actions(self, menu: str) -> list:
+        return {"File": self.file_entries, "View": self.view_entries}.get(menu, [])
+
+    def add_menus(self, menu_bar: QMenuBar) -> list:
+        model_menu = menu_bar.addMenu("&Model")
+        for action in self.model_actions.values():
+            model_menu.addAction(action)
+        unit_menu = menu_bar.addMenu("&Unit")
+        for binding in keys.BINDINGS:
+            if binding.action.startswith("move_") or binding.action.endswith("_layer"):
+                unit_menu.addAction(self._action(binding.text.capitalize(), self._run(binding.action), binding.action))
+        unit_menu.addSeparator()
+        unit_menu.addAction(self._action("Compute the unit's images now", self.compute_unit, "compute_unit"))
+        back_menu = menu_bar.addMenu("&Backprop")
+        back_menu.addAction(self._action("Cycle modes", self._run("cycle_backprop"), "cycle_backprop"))
+        modes = back_menu.addMenu("Mode")
+        for mode in BACKPROP_MODES:
+            modes.addAction(self._action(mode, lambda mode=mode: self.model.change(backprop=mode)))
+        back_menu.addAction(self._action("Cycle filter", self._run("cycle_filter"), "cycle_filter"))
+        filters = back_menu.addMenu("Filter")
+        for name in BACKPROP_FILTERS:
+            filters.addAction(self._action(name, lambda name=name: self.model.change(backprop_filter=name)))
+        back_menu.addAction(self._action("Freeze the origin", self._run("toggle_origin"), "toggle_origin"))
+        back_menu.addAction(self._action("Backward signal in the grid", self._run("toggle_backprop_in_grid"),
+                                         "toggle_backprop_in_grid"))
+        self.model_menu = model_menu
+        return [model_menu, unit_menu, back_menu]
+
+    # ------------------------------------------------------------------ the shell's interface
+
+    def handle_key(self, name: str) -> bool:
+        return self.model.press(name)
+
+    def key_help(self) -> list[tuple[str, str]]:
+        return [(" / ".join(b.keys), b.text) for b in keys.BINDINGS]
+
+    def activate(self) -> None:
+        super().activate()
+        if self._stopped:
+            return
+        self.source.paused = self._user_paused
+        if not self.worker.isRunning():
+            self.worker.start()
+            self.context.show_message(self.initial_message)
+        self.worker.set_active(True)
+
+    def deactivate(self) -> None:
+        """Hidden: the worker waits and the source stops decoding (the user's pause is kept aside)."""
+        super().deactivate()
+        self._user_paused = self.source.paused
+        self.source.paused = True
+        self.worker.set_active(False)
+
+    def ready(self) -> bool:
+        d = self.last_delivery
+        return d is not None and d.result.view == self.view and self.unit_panel.shown_key == (self.view.layer, self.view.unit)
+
+    def status_text(self) -> str:
+        view = self.view
+        back = "off" if view.backprop == "off" else f"{view.backprop}" + (
+            f" {view.backprop_filter}" if view.backprop_filter != "raw" else "")
+        if view.backprop_origin:
+            back += f" from {view.backprop_origin[0]}:{view.backprop_origin[1]}"
+        parts = [f"fwd {view.layer}:{view.unit}", f"back: {back}", f"boost {view.boost:g}/{view.gamma:g}",
+                 f"{self.measured_fps():.1f} FPS", f"{self.latency_ms:.0f} ms"]
+        flags = [name for name, on in (("frozen", self.frozen), ("paused", self.source.paused and self.active),
+                                        ("stretch", view.crop == "stretch")) if on]
+        return " | ".join(parts + flags)
+
+    def shutdown(self) -> None:
+        """Stop every thread this mode started; safe to call twice."""
+        self._stopped = True
+        if self.compute_task is not None:
+            self.compute_task.stop()
+            self.compute_task.wait(10000)
+        self.worker.stop()
+        self.unit_panel.pool.waitForDone(5000)
+        self.source.stop()
+
+    # ------------------------------------------------------------------ the view model's events
+
+    def _on_view_changed(self, view: ViewState, send: bool = True) -> None:
+        """Update what can be shown at once (labels, outline, unit panel) and tell the worker."""
+        if send:
+            self.worker.set_view(view)
+        zoom = self.zoom
+        self.layer_bar.set_layers(self.model.layers, view.layer)
+        self.grid_pane.set_selected(view.unit if zoom == "off" else None)
+        self.grid_pane.title = f"{view.layer}" + (" · backward signal" if view.backprop_in_grid else "")
+        self.unit_pane.title = f"unit {view.layer}:{view.unit}"
+        self.unit_pane.badge = ""
+        self.backprop_pane.title = (f"backprop · {view.backprop} {view.backprop_filter}"
+                                    if view.backprop != "off" else "backprop")
+        if view.backprop == "off":
+            self.backprop_pane.set_placeholder("backprop off\n(b cycles the modes)")
+        last = self.last_delivery
+        if last is not None and (last.result.view.layer, last.result.view.unit) != (view.layer, view.unit):
+            self.unit_pane.badge = "updating…"
+        self.unit_pane.update()
+        self.unit_panel.show_unit(view.layer, view.unit)
+
+    def _on_display_changed(self, display: Display) -> None:
+        self.worker.set_frozen(display.frozen)
+        self.grid_pane.set_selected(self.view.unit if display.zoom == "off" else None)
+        if self.last_delivery is not None:
+            self._show_grid(self.last_delivery.result)
+        self.predictions.setVisible(display.predictions)
+        self.right.setVisible(display.unit_panel)
+        self.actions_by_name["toggle_predictions"].setChecked(display.predictions)
+        self.actions_by_name["toggle_unit_panel"].setChecked(display.unit_panel)
+
+    def _on_request(self, action: str) -> None:
+        {"toggle_pause": self.toggle_pause, "toggle_camera": self.toggle_camera,
+         "next_file": self.source.next_item, "prev_file": self.source.prev_item,
+         "compute_unit": self.compute_unit, "quit": lambda: self.window().close(),
+         "toggle_help": lambda: None}[action]()
+
+    # ------------------------------------------------------------------ results from the worker
+
+    def _on_result(self) -> None:
+        delivery = self.worker.take()
+        if delivery is None:
+            return
+        result = delivery.result
+        if delivery.model_name != self.loaded.name and self.units:
+            return  # from the model just replaced
+        self.last_delivery = delivery
+        self._latency_origin = delivery.frame_timestamp
+        self.input_pane.set_array(result.input_rgb)
+        self.input_pane.title = f"input · {delivery.frame_label}"
+        self.predictions.set_predictions(result.top)
+        if result.view.layer == self.view.layer:
+            self.model.set_unit_counts({result.view.layer: result.layout.n_units})
+        self._show_grid(result)
+        if (result.view.layer, result.view.unit) == (self.view.layer, self.view.unit):
+            self.unit_pane.set_array(result.unit_rgb)
+            self.unit_pane.badge = ""
+            unit = min(result.view.unit, len(result.unit_max) - 1)
+            self.unit_trace.add((result.view.layer, unit), float(result.unit_max[unit]))
+        if result.backprop_rgb is not None:
+            self.backprop_pane.set_array(result.backprop_rgb)
+        elif self.view.backprop != "off":
+            self.backprop_pane.set_placeholder(f"{self.view.backprop}: waiting for the backprop engine…")
+        for notice in result.notices:
+            self.context.show_message(notice)
+        self.display_times.append(time.perf_counter())
+        self.frames_displayed += 1
+
+    def _show_grid(self, result) -> None:
+        zoom = self.zoom
+        if zoom == "unit":
+            self.grid_pane.set_grid(result.unit_rgb, None, result.view.layer, result.unit_max)
+        elif zoom == "backprop" and result.backprop_rgb is not None:
+            self.grid_pane.set_grid(result.backprop_rgb, None, result.view.layer, result.unit_max)
+        else:
+            self.grid_pane.set_grid(result.grid, result.layout, result.view.layer, result.unit_max)
+        self.grid_pane.title = {"off": result.view.layer, "unit": f"{result.view.layer}:{result.view.unit} · zoom",
+                                "backprop": f"{result.view.layer}:{result.view.unit} · backprop zoom"}[zoom]
+        if self.view.backprop_in_grid and zoom == "off":
+            self.grid_pane.title += " · backward signal"
+
+    def _on_grid_painted(self) -> None:
+        if self._latency_origin is not None:
+            latency = (time.perf_counter() - self._latency_origin) * 1000.0
+            self.latency_ms = latency if self.latency_ms == 0 else 0.8 * self.latency_ms + 0.2 * latency
+            self._latency_origin = None
+
+    def _on_hover(self, unit) -> None:
+        self.context.show_hint(self.grid_pane.hover_text(unit) if unit is not None else None)
+
+    def measured_fps(self) -> float:
+        times = self.display_times
+        if len(times) < 2 or time.perf_counter() - times[-1] > 2.0:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    # ------------------------------------------------------------------ models
+
+    def _check_model(self, name: str) -> None:
+        action = self.model_actions.get(name)
+        if action is not None:
+            action.setChecked(True)
+        else:
+            for action in self.model_actions.values():
+                action.setChecked(False)
+
+    def switch_model(self, name: str) -> None:
+        """Load a model in the background; the current one keeps running until it is ready."""
+        if self.model_task is not None and self.model_task.is_running():
+            self.context.show_message("a model is already loading")
+            self._check_model(self.loaded.name)
+            return
+        self.context.show_message(f"loading {name}…")
+        self.progress.emit(0, 0)
+        task = BackgroundCall(lambda: self.model_loader(name), "model loader", self)
+        task.done.connect(self._on_model_loaded)
+        task.failed.connect(self._on_model_failed)
+        self.model_task = task
+        task.start()
+
+    def _on_model_loaded(self, loaded: LoadedModel) -> None:
+        self.progress.emit(0, -1)
+        self.loaded = loaded
+        self._check_model(loaded.name)
+        self.model.set_model([l.name for l in loaded.layers], loaded.default_layer().name)
+        self.worker.set_model(loaded, self.view)
+        self.unit_panel.set_model(loaded.name)
+        self.context.show_message(loaded.message or f"{loaded.card.title}")
+
+    def _on_model_failed(self, message: str) -> None:
+        self.progress.emit(0, -1)
+        self._check_model(self.loaded.name)
+        self.context.show_message(message)
+
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        if info.loaded is self.loaded:
+            self.model.set_unit_counts(dict(info.units))
+
+    # ------------------------------------------------------------------ sources
+
+    def toggle_pause(self) -> None:
+        self.source.paused = not self.source.paused
+        self._user_paused = self.source.paused
+        self.context.show_message("source paused (space)" if self.source.paused else "source running")
+
+    def open_path(self, path: str) -> None:
+        self._switch_source(lambda: open_source(path).start(), file_spec=path)
+
+    def open_camera(self, index: int) -> None:
+        self._switch_source(lambda: open_source_with_fallback("camera", index), camera=True)
+
+    def _switch_source(self, opener, file_spec: str | None = None, camera: bool = False) -> None:
+        """Open a source off the GUI thread (a camera can take seconds to answer), then swap."""
+        def run():
+            result = opener()
+            return result if isinstance(result, tuple) else (result, None)
+
+        task = BackgroundCall(run, "source opener", self)
+        task.done.connect(lambda pair: self._on_source_opened(pair[0], pair[1], file_spec, camera))
+        task.failed.connect(self.context.show_message)
+        self._tasks.add(task)
+        task.done.connect(lambda _=None, t=task: self._tasks.discard(t))
+        task.failed.connect(lambda _=None, t=task: self._tasks.discard(t))
+        task.start()
+
+    def _on_source_opened(self, source: FrameSource, message: str | None, file_spec: str | None,
+                          camera: bool) -> None:
+        old, self.source = self.source, source
+        self._user_paused = False
+        if not self.active:
+            source.paused = True
+        self.camera_mode = camera
+        self.worker.set_source(source)
+        if file_spec is not None:
+            self.file_spec = file_spec
+        self.context.show_message(message or f"showing {source.name}")
+        QTimer.singleShot(0, lambda: old.stop(timeout=2.0))
+
+    def toggle_camera(self) -> None:
+        if self.camera_mode:
+            self.open_path(str(self.file_spec or SAMPLE_IMAGES))
+        else:
+            self.open_camera(self.config.camera_index)
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image or a video", "", FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if path:
+            self.open_path(path)
+
+    def choose_camera(self) -> None:
+        index, ok = QInputDialog.getInt(self, "Camera", "Camera index:", self.config.camera_index, 0, 64)
+        if ok:
+            self.config = self.config.replace(camera_index=index)
+            self.open_camera(index)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(urls[0])
+            event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ unit images on demand
+
+    def compute_unit(self) -> None:
+        if self.compute_task is not None and self.compute_task.isRunning():
+            self.context.show_message("a unit is already being computed")
+            return
+        store = self.unit_panel.store
+        if store is None:
+            self.context.show_message(self.unit_panel.store_error or "no unit store")
+            return
+        layer, unit = self.view.layer, self.view.unit
+        task = ComputeTask(self.worker.request_model_copy(), layer, unit, store, self)
+        task.progress.connect(lambda step, total: self.unit_panel.show_progress(step, total, f"{layer}:{unit}  {step}/{total}"))
+        task.finished_ok.connect(lambda _images: self._on_unit_computed(layer, unit))
+        task.failed.connect(self._on_unit_failed)
+        self.compute_task = task
+        self.unit_panel.show_progress(0, 1, f"{layer}:{unit}  preparing…")
+        self.context.show_message(f"computing the images of {layer}:{unit} in the background")
+        task.start()
+
+    def _on_unit_computed(self, layer: str, unit: int) -> None:
+        self.unit_panel.hide_progress()
+        self.unit_panel.refresh()
+        self.context.show_message(f"images of {layer}:{unit} computed")
+
+    def _on_unit_failed(self, message: str) -> None:
+        self.unit_panel.hide_progress()
+        self.context.show_message(message)
+
+    # ------------------------------------------------------------------ panes and layout
+
+    def save_pane(self, path: str | Path, pane: str) -> Path:
+        path = Path(path).with_suffix(".png")
+        if not self.panes[pane].grab().save(str(path), "PNG"):
+            raise OSError(f"cannot write {path}")
+        return path
+
+    def save_pane_dialog(self, pane: str) -> None:
+        default = f"deepvis-{pane}.png".replace(" ", "-")
+        path, _ = QFileDialog.getSaveFileName(self, "Save a screenshot", default, "PNG images (*.png)")
+        if path:
+            try:
+                self.context.show_message(f"saved {self.save_pane(path, pane)}")
+            except OSError as error:
+                self.context.show_message(str(error))
+
+    def reset_layout(self) -> None:
+        self._user_sized = False
+        self._fit_splitter()
+
+    def _fit_splitter(self) -> None:
+        """The grid (square) gets about the height of the mode; the side columns share the rest."""
+        width, height = self.splitter.width(), self.splitter.height()
+        if width <= 0 or height <= 0:
+            return
+        middle = int(min(max(height - 10, width * 0.42), width * 0.6))
+        side = (width - middle) // 2
+        self.splitter.setSizes([side, middle, width - middle - side])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._user_sized:
+            QTimer.singleShot(0, self._fit_splitter)  # after the layouts have given the splitter its size
+
+
+def _column(*widgets: tuple[QWidget, int]) -> QWidget:
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(6)
+    for widget, stretch in widgets:
+        layout.addWidget(widget, stretch)
+    return column
+
+
+def _load_model(name: str, config: Config) -> LoadedModel:
+    from deepvis.zoo import load_model
+
+    return load_model(name, None, config.device)
