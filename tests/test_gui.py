@@ -213,7 +213,7 @@ def test_no_camera_at_start_plays_the_sample_video(monkeypatch, qtbot, config):
         qtbot.waitUntil(lambda: window.live.last_delivery is not None, timeout=TIMEOUT)
         return 0
 
-    monkeypatch.setattr("deepvis.cli.open_model", lambda config: tiny_model())
+    monkeypatch.setattr("deepvis.session.open_model", lambda config: tiny_model())
     monkeypatch.setattr(main_window.MainWindow, "show", lambda self: shown_windows.append(self))
     monkeypatch.setattr(type(gui_app.make_application()), "exec", fake_exec)
     args = types.SimpleNamespace(input=None, unit=0)
@@ -315,7 +315,7 @@ def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, vid
 def test_snapshot_renders_the_window(tmp_path, qtbot, monkeypatch):
     from deepvis.cli import main
 
-    monkeypatch.setattr("deepvis.cli.open_model", lambda config: tiny_model())
+    monkeypatch.setattr("deepvis.session.open_model", lambda config: tiny_model())
     out = tmp_path / "shot.png"
     assert main(["snapshot", str(SAMPLE_IMAGES / "chelsea.png"), "--unit", "3", "--out", str(out),
                  "--size", "800x600"]) == 0

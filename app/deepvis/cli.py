@@ -10,6 +10,7 @@ from pathlib import Path
 
 from deepvis import DeepvisError, __version__
 from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
+from deepvis.session import first_frame, open_model, pick_layer
 
 COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models")
 log = logging.getLogger("deepvis")
@@ -96,23 +97,6 @@ def settings(args: argparse.Namespace) -> Config:
     )
 
 
-def open_model(config: Config):
-    from deepvis.zoo import load_model
-
-    loaded = load_model(config.model, config.weights, config.device)
-    if config.layers:
-        loaded.with_layers(config.layers)
-    return loaded
-
-
-def pick_layer(loaded, name: str | None):
-    """The layer to show, added to the displayed layers when given as a module path."""
-    layer = loaded.find_layer(name) if name else loaded.default_layer()
-    if layer not in loaded.layers:
-        loaded.layers = loaded.layers + (layer,)
-    return layer
-
-
 def cmd_models(args, config: Config) -> int:
     from deepvis.zoo import builtin_models
 
@@ -123,17 +107,6 @@ def cmd_models(args, config: Config) -> int:
     print("timm:NAME: any timm model (e.g. timm:convnext_tiny); its stages are derived from the model")
     print("my_module:make_model: your own nn.Module factory, with --weights for its state dict")
     return 0
-
-
-def first_frame(path: str):
-    from deepvis.sources import open_source
-
-    source = open_source(path)
-    with source:
-        frame = source.wait_new(-1, timeout=10.0)
-    if frame is None:
-        raise DeepvisError(f"no frame could be read from {path}")
-    return frame.rgb
 
 
 def cmd_probe(args, config: Config) -> int:

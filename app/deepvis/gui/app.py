@@ -37,7 +37,7 @@ def make_application():
 def run_app(args, config) -> int:
     if not has_display():
         raise DeepvisError(NO_DISPLAY)
-    from deepvis.cli import open_model, pick_layer
+    from deepvis.session import open_model, pick_layer
     from deepvis.gui.worker import keep_gui_thread_single_threaded
     from deepvis.sources import open_source_with_fallback
 

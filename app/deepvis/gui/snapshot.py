@@ -53,7 +53,7 @@ def run_snapshot(args, config) -> int:
     if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and not (
             os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from deepvis.cli import open_model, pick_layer
+    from deepvis.session import open_model, pick_layer
     from deepvis.gui.app import make_application
     from deepvis.gui.modes import mode_names
     from deepvis.sources import open_source

@@ -80,7 +80,7 @@ def run(args, config) -> int:
     config = config.replace(device=distributed.local_device(config.device))
     import torch
 
-    from deepvis.cli import open_model
+    from deepvis.session import open_model
 
     loaded = open_model(config)
     if loaded.card.source != "custom":
