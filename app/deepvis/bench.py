@@ -21,16 +21,11 @@ from typing import Callable
 import torch
 
 from deepvis import DeepvisError
+from deepvis.device import sync_device
 from deepvis.paths import SAMPLE_VIDEO
 from deepvis.pipeline import Pipeline, ViewState
 from deepvis.sources import open_source
 from deepvis.zoo import Layer, LoadedModel
-
-
-def sync_device(device: torch.device) -> None:
-    """Wait for the device's queued work, so that a timer stops after it (a no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_in_turn(tasks: dict[str, Callable[[], dict[str, float] | None]], frames: int, device: torch.device,

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from deepvis.device import sync_device
 from deepvis.probe import Prediction, Probe, ProbeResult, input_image
 from deepvis.render import GridLayout, GridRenderer, as_maps, enlarge_unit
 from deepvis.zoo import Layer, LoadedModel
@@ -97,7 +98,6 @@ class Pipeline:
         self.loaded = loaded
         self.probe = Probe(loaded, layers)
         self.renderer = GridRenderer(min_size=min_grid_size)
-        self.sync_timings = loaded.device.type == "cuda"
         self._noticed: set[str] = set()  # activations already reported as lacking a backprop rule
 
     @property
@@ -105,8 +105,7 @@ class Pipeline:
         return self.probe.layers
 
     def _tick(self, timings: dict[str, float], stage: str, start: float) -> float:
-        if self.sync_timings:
-            torch.cuda.synchronize(self.loaded.device)
+        sync_device(self.loaded.device)  # a stage's time includes its queued GPU work
         now = time.perf_counter()
         timings[stage] = (now - start) * 1000.0
         return now

@@ -20,6 +20,7 @@ import yaml
 from torch import nn
 
 from deepvis import DeepvisError
+from deepvis.device import pick_device
 from deepvis.paths import MODELS_DIR
 
 log = logging.getLogger("deepvis.zoo")
@@ -350,21 +351,6 @@ def derive_layers(model: nn.Module, input_size: int) -> tuple[Layer, ...]:
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeepvisError(f"device '{name}' asked for, but no CUDA GPU is available (use --device cpu)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeepvisError(f"device '{name}' asked for, but MPS is not available (use --device cpu)")
-    return device
 
 
 def _build(name: str, weights: str | Path | None) -> tuple[nn.Module, ModelCard]:

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from deepvis.bench import sync_device
+from deepvis.device import sync_device
 from deepvis.unitvis.optimize import Preset, optimize_units
 from deepvis.unitvis.topk import ImageFiles, Scanner, _worker_init
 from deepvis.zoo import Layer, LoadedModel

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from deepvis import DeepvisError
-from deepvis.bench import sync_device
+from deepvis.device import sync_device
 from deepvis.probe import denormalize, preprocess
 from deepvis.sources import IMAGE_EXTENSIONS, SourceError, read_image
 from deepvis.unitvis import distributed
