@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -179,11 +180,11 @@ def test_folder_skips_a_non_image_file_with_a_warning(folder, caplog):
     (folder / "b.png").write_text("this is text, not a PNG")
     with caplog.at_level(logging.WARNING, logger="deepvis.sources"):
         with FolderSource(folder) as source:
-            wait_label(source, "a.png (1/3)")
+            wait_label(source, "a.png (1/2)")  # the counter counts only viewable files
             source.next_item()
-            assert wait_label(source, "c.png (3/3)").rgb[0, 0, 0] == 30
+            assert wait_label(source, "c.png (2/2)").rgb[0, 0, 0] == 30
             source.prev_item()  # the bad file stays skipped, without a second warning
-            wait_label(source, "a.png (1/3)")
+            wait_label(source, "a.png (1/2)")
     assert len(source.warnings) == 1 and "b.png" in source.warnings[0]
     assert any("b.png" in record.getMessage() for record in caplog.records)
 
@@ -192,8 +193,27 @@ def test_folder_starts_at_the_first_readable_image(folder):
     (folder / "a.png").write_bytes(np.random.default_rng(2).bytes(300))
     source = FolderSource(folder)
     with source:
-        assert wait_label(source, "b.png (2/3)").rgb[0, 0, 0] == 20
+        assert wait_label(source, "b.png (1/2)").rgb[0, 0, 0] == 20
     assert len(source.warnings) == 1 and "a.png" in source.warnings[0]
+
+
+def test_a_truncated_image_is_counted_out_once_it_fails(folder):
+    data = (folder / "b.png").read_bytes()
+    (folder / "b.png").write_bytes(data[:40])  # a PNG signature, then nothing
+    with FolderSource(folder) as source:
+        wait_label(source, "a.png (1/3)")  # not known to be bad yet
+        source.next_item()
+        wait_label(source, "c.png (2/2)")
+    assert len(source.warnings) == 1 and "b.png" in source.warnings[0]
+
+
+def test_an_unreadable_folder_is_one_line(tmp_path, monkeypatch):
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(SourceError, match="cannot read folder .*permission denied"):
+        FolderSource(tmp_path)
 
 
 def test_folder_extensions_are_case_insensitive(tmp_path):

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,25 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 
 # Used when a video file does not state a usable frame rate.
 DEFAULT_VIDEO_FPS = 25.0
+
+
+@contextmanager
+def native_stderr_silenced():
+    """Hide what native libraries (OpenCV, FFmpeg) print on file descriptor 2 during a probe that is
+    allowed to fail: deepvis says what happened in its own words instead."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class SourceError(DeepvisError):
@@ -388,9 +409,16 @@ class FolderSource(_StillSource):
         super().__init__(self.path.name or str(self.path))
         if not self.path.is_dir():
             raise SourceError(f"no such folder: {self.path}")
-        self.files = list_images(self.path)
-        if not self.files:
+        listed = list_images(self.path)
+        # Files whose first bytes no decoder recognizes are left out (and counted out) at once.
+        self.files = [path for path in listed if _has_image_signature(path)]
+        for path in listed:
+            if path not in self.files:
+                self._warn(f"skipped: {path.name} is not an image OpenCV can read")
+        if not listed:
             raise SourceError(f"no images in folder: {self.path}")
+        if not self.files:
+            raise SourceError(f"no readable image in folder: {self.path}")
         self._position = -1
         self._unreadable: set[Path] = set()
         self._pending_steps = 0
@@ -437,18 +465,31 @@ class FolderSource(_StillSource):
                 self._warn(f"skipped: {error}")
                 continue
             self._position = position
-            self._current = (rgb, f"{path.name} ({position + 1}/{count})")
+            viewable = [p for p in self.files if p not in self._unreadable]
+            self._current = (rgb, f"{path.name} ({viewable.index(path) + 1}/{len(viewable)})")
             return True
+        return False
+
+
+def _has_image_signature(path: Path) -> bool:
+    try:
+        return bool(cv2.haveImageReader(str(path)))
+    except cv2.error:
         return False
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image files of a folder by extension, sorted by name; hidden files are left out."""
-    files = [
-        path
-        for path in Path(folder).iterdir()
-        if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
-    ]
+    try:
+        files = [
+            path
+            for path in Path(folder).iterdir()
+            if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
+        ]
+    except PermissionError:
+        raise SourceError(f"cannot read folder {folder}: permission denied") from None
+    except OSError as error:
+        raise SourceError(f"cannot read folder {folder}: {error.strerror or error}") from None
     return sorted(files, key=lambda path: (path.name.casefold(), path.name))
 
 

@@ -9,6 +9,7 @@ each mode adds its own menus, keys and status text.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +19,7 @@ from PyQt6.QtGui import QAction, QKeyEvent, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QProgressBar, QTabWidget, QWidget
 
 from deepvis.config import Config
-from deepvis.sources import FrameSource
+from deepvis.sources import FrameSource, native_stderr_silenced
 from deepvis.zoo import LoadedModel
 from deepvis.gui import keys
 from deepvis.gui.images import rgb_from_qimage
@@ -260,24 +261,31 @@ class MainWindow(QMainWindow):
     def start_recording(self, path: str | Path) -> None:
         path = Path(path).with_suffix(".mp4")
         size = (self.width() // 2 * 2, self.height() // 2 * 2)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), RECORD_FPS, size)
-        if not writer.isOpened():
-            self.show_message(f"cannot record to {path}")
+        writer, codec = open_video_writer(path, RECORD_FPS, size)
+        if writer is None:
+            self.show_message(f"cannot record to {path}: no MP4 encoder in this OpenCV build")
             self.record_action.setChecked(False)
             return
         self.recorder = (writer, size, path)
+        self._record_start, self._frames_recorded = time.perf_counter(), 0
         self.record_timer = QTimer(self)
         self.record_timer.timeout.connect(self._record_frame)
         self.record_timer.start(1000 // RECORD_FPS)
         self.record_action.setChecked(True)
-        self.show_message(f"recording to {path}")
+        self.show_message(f"recording to {path} ({codec})")
 
     def _record_frame(self) -> None:
+        """Write the window as often as wall time asks: the video plays at the real rate even when a
+        grab takes longer than a frame."""
         writer, size, _ = self.recorder
         rgb = rgb_from_qimage(self.grab().toImage())
         if (rgb.shape[1], rgb.shape[0]) != size:
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        due = int((time.perf_counter() - self._record_start) * RECORD_FPS) + 1
+        for _ in range(max(due - self._frames_recorded, 1 if self._frames_recorded == 0 else 0)):
+            writer.write(bgr)
+            self._frames_recorded += 1
 
     def stop_recording(self) -> Path | None:
         if self.recorder is None:
@@ -307,6 +315,18 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+
+
+def open_video_writer(path: Path, fps: float, size: tuple[int, int]):
+    """An MP4 writer: H.264 where this OpenCV build has an encoder for it, else MPEG-4 part 2.
+    Returns (writer or None, the codec's name)."""
+    for fourcc, name in (("avc1", "H.264"), ("mp4v", "MPEG-4 part 2")):
+        with native_stderr_silenced():  # FFmpeg lists every H.264 encoder it fails to open
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if writer.isOpened():
+            return writer, name
+        writer.release()
+    return None, ""
 
 
 def default_live_start(config: Config) -> LiveStart:

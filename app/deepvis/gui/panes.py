@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
+from PyQt6.QtGui import QColor, QCursor, QFont, QImage, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from deepvis.probe import Prediction
@@ -154,6 +154,11 @@ class GridPane(ImagePane):
         """Show a grid (layout given) or a single enlarged image (layout None: the zoom modes)."""
         self.layout_, self.layer, self.unit_max = layout, layer, unit_max
         self.set_array(rgb)
+        if self.hovered is not None:
+            # The maxima change every frame: the status bar and the tooltip read the same one.
+            self.unit_hovered.emit(self.hovered)
+            if QToolTip.isVisible():
+                QToolTip.showText(QCursor.pos(), self.hover_text(self.hovered), self)
 
     def set_selected(self, unit: int | None) -> None:
         if unit != self.selected:

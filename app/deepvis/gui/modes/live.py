@@ -23,7 +23,8 @@ from deepvis.live import keys
 from deepvis.live.view_model import Display, LiveViewModel
 from deepvis.paths import SAMPLE_IMAGES
 from deepvis.pipeline import ViewState
-from deepvis.sources import CameraSource, FrameSource, open_source, open_source_with_fallback
+from deepvis.sources import (CameraSource, FolderSource, FrameSource, ImageSource, open_source,
+                             open_source_with_fallback)
 from deepvis.zoo import LoadedModel, builtin_models
 from deepvis.gui.background import BackgroundCall
 from deepvis.gui.modes.base import Mode, ModeContext
@@ -296,8 +297,10 @@ class LiveMode(Mode):
             f" {view.backprop_filter}" if view.backprop_filter != "raw" else "")
         if view.backprop_origin:
             back += f" from {view.backprop_origin[0]}:{view.backprop_origin[1]}"
+        # A still image is computed once per change of view: a frame rate would read 0.
+        rate = "still image" if isinstance(self.source, (ImageSource, FolderSource)) else f"{self.measured_fps():.1f} FPS"
         parts = [f"fwd {view.layer}:{view.unit}", f"back: {back}", f"boost {view.boost:g}/{view.gamma:g}",
-                 f"{self.measured_fps():.1f} FPS", f"{self.latency_ms:.0f} ms"]
+                 rate, f"{self.latency_ms:.0f} ms"]
         flags = [name for name, on in (("frozen", self.frozen), ("paused", self.source.paused and self.active),
                                         ("stretch", view.crop == "stretch")) if on]
         return " | ".join(parts + flags)
@@ -372,7 +375,9 @@ class LiveMode(Mode):
             self.unit_pane.badge = ""
             unit = min(result.view.unit, len(result.unit_max) - 1)
             self.unit_trace.add((result.view.layer, unit), float(result.unit_max[unit]))
-        if result.backprop_rgb is not None:
+        if self.view.backprop == "off":
+            pass  # a result computed before b or Esc turned backprop off: the pane stays "off"
+        elif result.backprop_rgb is not None:
             self.backprop_pane.set_array(result.backprop_rgb)
         elif self.view.backprop != "off":
             self.backprop_pane.set_placeholder(f"{self.view.backprop}: waiting for the backprop engine…")
@@ -382,17 +387,22 @@ class LiveMode(Mode):
         self.frames_displayed += 1
 
     def _show_grid(self, result) -> None:
-        zoom = self.zoom
+        zoom, name = self.zoom, f"{result.view.layer}:{result.view.unit}"
         if zoom == "unit":
             self.grid_pane.set_grid(result.unit_rgb, None, result.view.layer, result.unit_max)
+            title = f"{name} · zoom"
         elif zoom == "backprop" and result.backprop_rgb is not None:
             self.grid_pane.set_grid(result.backprop_rgb, None, result.view.layer, result.unit_max)
+            title = f"{name} · backprop zoom"
         else:
             self.grid_pane.set_grid(result.grid, result.layout, result.view.layer, result.unit_max)
-        self.grid_pane.title = {"off": result.view.layer, "unit": f"{result.view.layer}:{result.view.unit} · zoom",
-                                "backprop": f"{result.view.layer}:{result.view.unit} · backprop zoom"}[zoom]
-        if self.view.backprop_in_grid and zoom == "off":
-            self.grid_pane.title += " · backward signal"
+            title = result.view.layer
+            if zoom == "backprop":  # nothing to zoom yet: say why the grid is shown
+                title += (" · backprop zoom: backprop is off (b)" if self.view.backprop == "off"
+                          else " · backprop zoom: waiting for the backprop")
+            elif self.view.backprop_in_grid:
+                title += " · backward signal"
+        self.grid_pane.title = title
 
     def _on_grid_painted(self) -> None:
         if self._latency_origin is not None:
