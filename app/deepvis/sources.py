@@ -53,6 +53,17 @@ def native_stderr_silenced():
         os.close(saved)
 
 
+@contextmanager
+def opencv_log_silenced():
+    """OpenCV's own log lines ([ WARN:0@...]) off for the duration of a probe that may fail."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 class SourceError(DeepvisError):
     """A source cannot be opened or read; the message is one user-facing line."""
 
@@ -276,8 +287,10 @@ class CameraSource(FrameSource):
         return self
 
     def _open(self) -> None:
-        self._capture = cv2.VideoCapture(self.index)
-        if not self._capture.isOpened():
+        with opencv_log_silenced():  # OpenCV's probing warnings (cap_v4l...): deepvis says it in one line
+            self._capture = cv2.VideoCapture(self.index)
+            opened = self._capture.isOpened()
+        if not opened:
             raise SourceError(f"no camera answers at index {self.index}")
         # A one-frame driver buffer keeps latency at one frame, like the rest of the pipeline.
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from deepvis import DeepvisError
+from deepvis.gui.display import display_problem
 
 log = logging.getLogger("deepvis.gui")
-
-NO_DISPLAY = ("no display: the window needs one. Headless, use `deepvis snapshot INPUT --out FILE.png` "
-              "or `deepvis probe INPUT`, or run under a virtual display (xvfb-run deepvis)")
-
-
-def has_display() -> bool:
-    """False on Linux with no X11 or Wayland display and no Qt platform chosen."""
-    if not sys.platform.startswith("linux"):
-        return True
-    return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
-
 
 def make_application():
     from PyQt6.QtWidgets import QApplication
@@ -35,8 +24,9 @@ def make_application():
 
 
 def run_app(args, config) -> int:
-    if not has_display():
-        raise DeepvisError(NO_DISPLAY)
+    problem = display_problem()
+    if problem:  # before Qt, which would abort the process from C++
+        raise DeepvisError(problem)
     from deepvis.session import open_model, pick_layer
     from deepvis.gui.worker import keep_gui_thread_single_threaded
     from deepvis.sources import open_source_with_fallback

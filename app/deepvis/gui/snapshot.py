@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -50,9 +49,8 @@ def render_window(window, app, unit: int, timeout: float = TIMEOUT_S) -> None:
 
 
 def run_snapshot(args, config) -> int:
-    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM") and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    # A snapshot needs no display, whatever DISPLAY says: an unreachable one would abort Qt.
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from deepvis.session import open_model, pick_layer
     from deepvis.gui.app import make_application
     from deepvis.gui.modes import mode_names
