@@ -28,7 +28,6 @@ softmax Jacobian p(1 - p) would fade the signal of a confident class to zero.
 from __future__ import annotations
 
 import logging
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from torch.overrides import TorchFunctionMode
 
 from deepvis import DeepvisError
 from deepvis.config import BACKPROP_FILTERS
+from deepvis.hooks import forward_until
 from deepvis.zoo import OUTPUT, SOFTMAX
 
 log = logging.getLogger("deepvis.backprop")
@@ -243,54 +243,17 @@ def origin_seed(path: str, out: torch.Tensor, unit, position) -> torch.Tensor:
     return _softmax_seed(out, unit, position) if path == SOFTMAX else make_seed(out, unit, position)
 
 
-# Call counts of hooked modules per model: a module reused in the forward (ResNet's relu) gives
-# its last call's output, so the forward may stop only after that call.
-_CALL_COUNTS: "weakref.WeakKeyDictionary[nn.Module, dict[str, int]]" = weakref.WeakKeyDictionary()
-
-
-class StopForward(Exception):
-    """Raised by a hook once every needed output is captured: the rest of the model is not run
-    (here and in unitvis.sites)."""
-
-
-def _forward_to(model: nn.Module, x: torch.Tensor, paths: list[str]) -> dict[str, torch.Tensor]:
-    """The outputs (on the graph) of the module paths, running the model only as far as they need."""
+def _outputs_at(model: nn.Module, x: torch.Tensor, paths: list[str]) -> dict[str, torch.Tensor]:
+    """The outputs (on the graph) of the module paths ("" = logits, "softmax"), the forward
+    stopped after the last one that is needed."""
     try:
         modules = {path: model.get_submodule(path) for path in paths if path not in (OUTPUT, SOFTMAX)}
     except AttributeError as exc:
         raise DeepvisError(f"the model has no layer at that path ({exc})") from None
-    whole = len(modules) < len(set(paths))
-    known = _CALL_COUNTS.get(model, {})
-    stop_after = None if whole or any(p not in known for p in modules) else dict(known)
-    outputs: dict[str, torch.Tensor] = {}
-    calls = dict.fromkeys(modules, 0)
-    handles = []
-
-    def make_hook(path: str):
-        def hook(_module, _inputs, output):
-            single = isinstance(output, torch.Tensor)
-            output = output if single else output[0]
-            outputs[path] = output
-            calls[path] += 1
-            if stop_after is not None and all(calls[p] >= stop_after[p] for p in modules):
-                raise StopForward
-            # A later in-place op must not overwrite the captured output: the model goes on with a copy.
-            return output.clone() if single else None
-        return hook
-
-    try:
-        for path, module in modules.items():
-            handles.append(module.register_forward_hook(make_hook(path)))
-        try:
-            logits = model(x)
-            outputs[OUTPUT] = outputs[SOFTMAX] = logits
-        except StopForward:
-            pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    if stop_after is None and not whole:
-        _CALL_COUNTS.setdefault(model, {}).update(calls)
+    needs_logits = len(modules) < len(set(paths))
+    outputs, logits = forward_until(model, x, modules, stop=not needs_logits)
+    if logits is not None:
+        outputs[OUTPUT] = outputs[SOFTMAX] = logits
     missing = [p for p in paths if p not in outputs]
     if missing:
         raise DeepvisError(f"the model's forward pass never reached layer '{missing[0]}'")
@@ -310,7 +273,7 @@ def run_backprop(model: nn.Module, x: torch.Tensor, layer_path: str, unit: int |
     paths = [layer_path] + ([capture_path] if capture_path is not None else [])
     with torch.enable_grad():
         with backward_rule(mode) as rule:
-            outputs = _forward_to(model, x, paths)
+            outputs = _outputs_at(model, x, paths)
         out = outputs[layer_path]
         seed = origin_seed(layer_path, out, unit, position)
         capture = outputs[capture_path] if capture_path is not None else None

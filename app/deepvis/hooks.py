@@ -57,7 +57,9 @@ def first_tensor(output) -> torch.Tensor | None:
 
 # How often each hooked module of a model ran in one forward: a module reused in the forward
 # (ResNet's relu) gives its last call's output, so the forward may stop only after that call.
-_CALL_COUNTS: "weakref.WeakKeyDictionary[nn.Module, dict[str, int]]" = weakref.WeakKeyDictionary()
+# Keyed by module, not by the caller's name for it, so callers naming modules differently agree.
+_CALL_COUNTS: "weakref.WeakKeyDictionary[nn.Module, weakref.WeakKeyDictionary[nn.Module, int]]" = (
+    weakref.WeakKeyDictionary())
 
 
 def forward_until(model: nn.Module, x: torch.Tensor, modules: Mapping[str, nn.Module],
@@ -70,7 +72,8 @@ def forward_until(model: nn.Module, x: torch.Tensor, modules: Mapping[str, nn.Mo
     from later in-place ops: the model goes on with a copy.
     """
     known = _CALL_COUNTS.get(model, {})
-    stop_after = dict(known) if stop and modules and all(name in known for name in modules) else None
+    stop_after = ({name: known[module] for name, module in modules.items()}
+                  if stop and modules and all(module in known for module in modules.values()) else None)
     outputs: dict[str, torch.Tensor] = {}
     calls = dict.fromkeys(modules, 0)
 
@@ -89,6 +92,7 @@ def forward_until(model: nn.Module, x: torch.Tensor, modules: Mapping[str, nn.Mo
 
     with hooked(forward=[(module, make_hook(name)) for name, module in modules.items()]):
         result = run_stoppable(model, x)
-    if stop_after is None and modules:
-        _CALL_COUNTS.setdefault(model, {}).update(calls)
+    if stop_after is None and result is not None:  # a whole forward: every call was counted
+        _CALL_COUNTS.setdefault(model, weakref.WeakKeyDictionary()).update(
+            {module: calls[name] for name, module in modules.items()})
     return outputs, result

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepvis.hooks import first_tensor, hooked
 from deepvis.zoo import OUTPUT, SOFTMAX, Layer, LoadedModel
 
 
@@ -98,15 +99,13 @@ def capture_outputs(loaded: LoadedModel, paths: Sequence[str], store: dict[str, 
     autograd graph (for a backward pass that shares this forward); the model
     then goes on with a copy of a mutated output, so the kept one stays intact.
     """
-    handles = []
     versions: dict[str, int] = {}
 
     def make_hook(path: str):
         def hook(_module, _inputs, output):
             single = isinstance(output, torch.Tensor)
-            if isinstance(output, (tuple, list)):
-                output = output[0]
-            if not isinstance(output, torch.Tensor):
+            output = first_tensor(output)
+            if output is None:
                 return None
             if attached is not None:
                 attached[path] = output
@@ -120,13 +119,8 @@ def capture_outputs(loaded: LoadedModel, paths: Sequence[str], store: dict[str, 
                 versions[path] = output._version
         return hook
 
-    try:
-        for path in paths:
-            handles.append(loaded.module(path).register_forward_hook(make_hook(path)))
+    with hooked(forward=[(loaded.module(path), make_hook(path)) for path in paths]):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
     changed = [p for p, v in versions.items() if store[p]._version != v]
     if changed:
         mutated.update(changed)

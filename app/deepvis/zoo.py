@@ -21,6 +21,7 @@ from torch import nn
 
 from deepvis import DeepvisError
 from deepvis.device import pick_device
+from deepvis.hooks import hooked
 from deepvis.paths import MODELS_DIR
 
 log = logging.getLogger("deepvis.zoo")
@@ -333,19 +334,16 @@ def derive_layers(model: nn.Module, input_size: int) -> tuple[Layer, ...]:
         else:
             candidates.append(name)
     shapes: dict[str, tuple[int, ...]] = {}
-    handles = []
-    for path in candidates:
-        def hook(_m, _i, out, path=path):
-            if isinstance(out, torch.Tensor):
-                shapes[path] = tuple(out.shape)
-        handles.append(model.get_submodule(path).register_forward_hook(hook))
-    try:
-        device = next(model.parameters()).device
-        with torch.inference_mode():
-            model(torch.zeros(1, 3, input_size, input_size, device=device))
-    finally:
-        for handle in handles:
-            handle.remove()
+
+    def shape_of(path: str):
+        def hook(_module, _inputs, output):
+            if isinstance(output, torch.Tensor):
+                shapes[path] = tuple(output.shape)
+        return hook
+
+    device = next(model.parameters()).device
+    with hooked(forward=[(model.get_submodule(path), shape_of(path)) for path in candidates]), torch.inference_mode():
+        model(torch.zeros(1, 3, input_size, input_size, device=device))
     kept = [p for p in candidates if p in shapes and len(shapes[p]) == 4 and shapes[p][-1] * shapes[p][-2] > 1]
     return tuple(Layer(p, p) for p in kept) + (Layer("output", OUTPUT), Layer("prob", SOFTMAX))
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from deepvis import DeepvisError
-from deepvis.backprop import StopForward
+from deepvis.hooks import StopForward, first_tensor, hooked, run_stoppable
 from deepvis.zoo import OUTPUT, SOFTMAX, Layer, LoadedModel
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardtanh, nn.Mish)
@@ -56,44 +56,33 @@ def read_sites(loaded: LoadedModel, sites: Sequence[Site], take: Callable[[Site,
                stop: bool = True) -> Iterator[None]:
     """Hooks that hand each site's tensor to `take`; raise StopForward when all were taken.
 
-    Use with `run_until_taken`, which swallows the StopForward. A pre-activation
-    is read by a pre-hook on the inner activation, before an in-place op
-    overwrites it; stopping there means that op never runs at all.
+    Run the model with `hooks.run_stoppable`, which swallows the StopForward. A
+    pre-activation is read by a pre-hook on the inner activation, before an
+    in-place op overwrites it; stopping there means that op never runs at all.
     """
     remaining: set[int] = set(range(len(sites)))
-    handles = []
 
-    def fired(i: int, site: Site, tensor: torch.Tensor) -> None:
-        if isinstance(tensor, (tuple, list)):
-            tensor = tensor[0]
+    def fired(i: int, site: Site, value) -> None:
+        tensor = first_tensor(value)
+        if tensor is None:
+            return
         take(site, tensor)
         remaining.discard(i)
         if stop and not remaining:
-            raise StopForward()
+            raise StopForward
 
-    try:
-        for i, site in enumerate(sites):
-            module = loaded.module(site.layer.path)
-            if site.kind == "pre":
-                act = inner_activation(module)
-                if act is None:
-                    raise DeepvisError(f"layer {site.layer.name} has no inner activation to read before")
-                handles.append(act.register_forward_pre_hook(lambda _m, inputs, i=i, s=site: fired(i, s, inputs[0])))
-            else:
-                handles.append(module.register_forward_hook(lambda _m, _in, out, i=i, s=site: fired(i, s, out)))
+    forward, pre = [], []
+    for i, site in enumerate(sites):
+        module = loaded.module(site.layer.path)
+        if site.kind == "pre":
+            act = inner_activation(module)
+            if act is None:
+                raise DeepvisError(f"layer {site.layer.name} has no inner activation to read before")
+            pre.append((act, lambda _m, inputs, i=i, s=site: fired(i, s, inputs)))
+        else:
+            forward.append((module, lambda _m, _in, out, i=i, s=site: fired(i, s, out)))
+    with hooked(forward=forward, pre=pre):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-
-def run_until_taken(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    """model(x), stopped early by StopForward; the output when the model ran to its end."""
-    try:
-        return model(x)
-    except StopForward:
-        return None
 
 
 def has_pre(loaded: LoadedModel, layer: Layer) -> bool:
@@ -149,7 +138,7 @@ def receptive_field(loaded: LoadedModel, layer: Layer, input_size: int, scale: i
         x = noise.repeat_interleave(2, dim=0).to(device).requires_grad_(True)  # [r1, r1, r2, r2]
         try:
             with torch.enable_grad(), read_sites(loaded, [site], lambda s, t: taken.setdefault("out", t)):
-                run_until_taken(loaded.model, x)
+                run_stoppable(loaded.model, x)
         except RuntimeError:
             continue  # a model that needs its own input size
         out = taken.get("out")

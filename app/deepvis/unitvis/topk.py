@@ -30,7 +30,8 @@ from deepvis.device import sync_device
 from deepvis.probe import denormalize, preprocess
 from deepvis.sources import IMAGE_EXTENSIONS, SourceError, read_image
 from deepvis.unitvis import distributed
-from deepvis.unitvis.sites import ReceptiveField, Site, has_pre, read_sites, receptive_field, run_until_taken
+from deepvis.hooks import run_stoppable
+from deepvis.unitvis.sites import ReceptiveField, Site, has_pre, read_sites, receptive_field
 from deepvis.unitvis.store import UnitStore, relative_paths, write_bytes_atomic
 from deepvis.zoo import OUTPUT, Layer, LoadedModel
 
@@ -173,7 +174,7 @@ class Scanner:
         device = self.loaded.device
         self._batch = (images.to(device), valid.to(device))
         with read_sites(self.loaded, self.sites, self._take, stop=self.stop):
-            run_until_taken(self.loaded.model, x.to(device, non_blocking=True))
+            run_stoppable(self.loaded.model, x.to(device, non_blocking=True))
 
     def state(self) -> dict:
         return {name: {"values": l.values.cpu(), "images": l.images.cpu(), "positions": l.positions.cpu(),
