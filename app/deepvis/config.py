@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from deepvis import DeepvisError
-from deepvis.paths import DEFAULT_CONFIG, PROJECT_ROOT
+from deepvis.paths import DEFAULT_CONFIG, PROJECT_ROOT, user_data_dir
 
 BACKPROP_MODES = ("off", "gradient", "deconv", "guided")
 BACKPROP_FILTERS = ("raw", "gray", "norm", "norm-blur")
@@ -42,11 +42,14 @@ class Config:
     colormap: str = "gray"
     backprop: str = "off"
     backprop_filter: str = "raw"
-    store: str = "assets/units"
+    store: str | None = None  # None: the platform's data folder (paths.user_data_dir() / "units")
     window: WindowConfig = field(default_factory=WindowConfig)
 
     @property
     def store_path(self) -> Path:
+        """Where unit images are written (and read first); the shipped ones lie under assets/units."""
+        if not self.store:
+            return user_data_dir() / "units"
         path = Path(self.store).expanduser()
         return path if path.is_absolute() else PROJECT_ROOT / path
 
@@ -139,7 +142,7 @@ def validate(raw: dict[str, Any], origin: str = "config.yaml") -> Config:
         colormap=_check_choice(origin, "colormap", values["colormap"], COLORMAPS),
         backprop=_check_choice(origin, "backprop", values["backprop"], BACKPROP_MODES),
         backprop_filter=_check_choice(origin, "backprop_filter", values["backprop_filter"], BACKPROP_FILTERS),
-        store=_check_str(origin, "store", values["store"]),
+        store=_check_str(origin, "store", values["store"], optional=True),
         window=WindowConfig(
             width=_check_number(origin, "window.width", window.get("width", 1440), 320, 10000, int),
             height=_check_number(origin, "window.height", window.get("height", 900), 240, 10000, int),

@@ -127,7 +127,8 @@ class ThumbGrid(QWidget):
         cell = min((self.width() - gap * (self.columns - 1)) / self.columns,
                    (self.height() - gap * (self.rows - 1)) / self.rows)
         x0 = (self.width() - (cell * self.columns + gap * (self.columns - 1))) / 2
-        for i in range(self.columns * self.rows):
+        # Only the images there are (a top-k of k < 9 leaves cells empty); empty cells only when none.
+        for i in range(len(self.images) if self.images else self.columns * self.rows):
             row, col = divmod(i, self.columns)
             rect = QRectF(x0 + col * (cell + gap), row * (cell + gap), cell, cell)
             if i < len(self.images):
@@ -154,7 +155,7 @@ class UnitPanel(QWidget):
         super().__init__(parent)
         self.store_root = Path(store_root)
         self.store = None
-        self.model_name = ""
+        self.model_name, self.weights = "", None
         self.store_error: str | None = None
         self.key: tuple[str, int] | None = None
         self.shown_key: tuple[str, int] | None = None
@@ -220,13 +221,16 @@ class UnitPanel(QWidget):
 
     # -- model and selection ----------------------------------------------------------------
 
-    def set_model(self, model_name: str) -> None:
-        self.model_name = model_name
+    def set_model(self, model_name: str, fingerprint: str | None = None, weights: str | None = None) -> None:
+        """The model whose images are shown: its store (by name and weights fingerprint) over the
+        shipped images; `weights` is the local file it came from, for the hint's commands."""
+        self.model_name, self.weights = model_name, weights
         self.store, self.store_error = None, None
         try:
+            from deepvis.paths import SHIPPED_UNITS
             from deepvis.unitvis.store import UnitStore
 
-            self.store = UnitStore(self.store_root, model_name)
+            self.store = UnitStore(self.store_root, model_name, fingerprint, shipped=SHIPPED_UNITS)
         except ImportError:
             self.store_error = "the unit store is not available in this installation"
         except DeepvisError as error:
@@ -272,10 +276,11 @@ class UnitPanel(QWidget):
             self.empty_text.setText(self.store_error)
             self.compute_button.setEnabled(False)
         else:
+            model = f"--model {self.model_name}" + (f" --weights {self.weights}" if self.weights else "")
             self.empty_text.setText(
                 f"No images for {layer}:{unit} yet.\n\nCompute the layer offline with\n"
-                f"deepvis precompute optimize --model {self.model_name} --layers {layer}\n"
-                f"deepvis precompute topk --model {self.model_name} --layers {layer} --images FOLDER\n\n"
+                f"deepvis precompute optimize {model} --layers {layer}\n"
+                f"deepvis precompute topk {model} --layers {layer} --images FOLDER\n\n"
                 f"or this unit now:")
             self.compute_button.setEnabled(True)
         self.pages.setCurrentIndex(1)

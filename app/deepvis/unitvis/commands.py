@@ -50,7 +50,8 @@ def add_arguments(parser, model_flags) -> None:
 def _common(parser) -> None:
     parser.add_argument("--layers", nargs="+", help="short layer names (default: every displayed layer)")
     parser.add_argument("--units", nargs="+", help="units, e.g. 0 5 10-20 (default: all)")
-    parser.add_argument("--store", help="the store folder (default: config.yaml's store, assets/units)")
+    parser.add_argument("--store", help="the store folder (default: config.yaml's store, else the platform's "
+                        "data folder, e.g. ~/.local/share/deepvis/units; assets/units adds to the shipped images)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -63,8 +64,10 @@ def parse_units(specs: list[str] | None) -> list[int] | None:
         for part in spec.replace(",", " ").split():
             try:
                 if "-" in part[1:]:
-                    lo, hi = part.split("-", 1)
-                    units.update(range(int(lo), int(hi) + 1))
+                    lo, hi = (int(v) for v in part.split("-", 1))
+                    if hi < lo:
+                        raise DeepvisError(f"--units: {part} is an empty range (write {hi}-{lo})")
+                    units.update(range(lo, hi + 1))
                 else:
                     units.add(int(part))
             except ValueError:
@@ -102,10 +105,10 @@ def run(args, config) -> int:
 
 
 def _store(args, config, loaded):
-    from deepvis.unitvis.store import UnitStore
+    from deepvis.unitvis.store import UnitStore, weights_fingerprint
 
     root = Path(args.store).expanduser() if args.store else config.store_path
-    store = UnitStore(root, loaded.name)
+    store = UnitStore(root, loaded.name, weights_fingerprint(loaded.model))
     store.claim()
     return store
 
@@ -151,6 +154,8 @@ def run_optimize(args, config, loaded) -> dict:
 
     if args.batch_size < 1:
         raise DeepvisError("--batch-size must be at least 1")
+    if args.size is not None and not 16 <= args.size <= 4096:
+        raise DeepvisError(f"--size must be an image side of 16 to 4096 pixels, not {args.size}")
     preset = get_preset(args.preset, args.steps)
     store = _store(args, config, loaded)
     layers = unit_layers(loaded, args.layers)

@@ -9,6 +9,15 @@ Layout, one folder per model, layer and unit:
     ROOT/MODEL/LAYER/unit_0007/patch_00.png  top-k crops, best first
     ROOT/MODEL/LAYER/unit_0007/deconv_00.png their deconvs
 
+Two layers: the store a user writes to (Config.store_path: the platform's data
+folder unless config.yaml or --store say otherwise), read first, and the images
+shipped in assets/units, read-only, used for a unit the user's store lacks.
+
+Weights: store.json records a fingerprint of the weights that made the images.
+Images of the same model name made with other weights (another --weights file)
+go to a folder of their own, ROOT/MODEL@FINGERPRINT, so they never mix; shipped
+images are shown only for the weights they were made with.
+
 Every file is written to a temporary name in the same folder and renamed, so a
 reader never sees half a file and an interrupted run loses nothing written.
 A unit's info.json is the record of what is done; the layer index is rebuilt
@@ -111,13 +120,44 @@ class UnitImages:
         return not (self.optimized or self.patches or self.deconvs)
 
 
-class UnitStore:
-    """Reads and writes one model's unit images under a store root (Config.store_path)."""
+def weights_fingerprint(model) -> str:
+    """A short hash of a model's weights: names, shapes and values (large tensors by a strided
+    sample of 65536 values, enough to tell two trainings apart)."""
+    import hashlib
 
-    def __init__(self, root: Path, model_name: str):
+    import torch
+
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+                continue
+            flat = tensor.detach().reshape(-1)
+            if flat.numel() > 65536:
+                flat = flat[:: flat.numel() // 65536 + 1]
+            digest.update(f"{name}{tuple(tensor.shape)}".encode())
+            digest.update(flat.float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def store_folder(root: Path, model_name: str, fingerprint: str | None) -> Path:
+    """ROOT/MODEL, or ROOT/MODEL@FINGERPRINT when ROOT/MODEL holds images of other weights."""
+    base = Path(root) / safe_name(model_name)
+    recorded = (read_json(base / STORE_FILE) or {}).get("weights")
+    if fingerprint is None or recorded is None or recorded == fingerprint:
+        return base
+    return Path(root) / f"{safe_name(model_name)}@{fingerprint[:10]}"
+
+
+class UnitStore:
+    """Reads and writes one model's unit images under a store root, over the shipped images."""
+
+    def __init__(self, root: Path, model_name: str, fingerprint: str | None = None,
+                 shipped: Path | None = None):
         self.root = Path(root)
         self.model_name = model_name
-        self.folder = self.root / safe_name(model_name)
+        self.fingerprint = fingerprint
+        self.folder = store_folder(self.root, model_name, fingerprint)
         self._lock = threading.Lock()
         self._index_cache: dict[str, tuple[float, dict]] = {}
         for marker in (self.root / STORE_FILE, self.folder / STORE_FILE):
@@ -126,6 +166,12 @@ class UnitStore:
                 raise DeepvisError(
                     f"the unit store {marker.parent} was made for the model '{owner}', not '{model_name}' "
                     f"(choose another store folder)")
+        self.shipped: UnitStore | None = None
+        if shipped is not None and Path(shipped).resolve() != self.root.resolve():
+            below = UnitStore(shipped, model_name, fingerprint)
+            recorded = (read_json(below.folder / STORE_FILE) or {}).get("weights")
+            if below.folder.is_dir() and (fingerprint is None or recorded in (None, fingerprint)):
+                self.shipped = below
 
     # ---- paths
 
@@ -161,6 +207,13 @@ class UnitStore:
         return dict(self.layer_index(layer).get("units", {}).get(str(unit), {}))
 
     def unit_images(self, layer: str, unit: int) -> UnitImages:
+        """The unit's images from the user's store, else the shipped ones."""
+        images = self._own_unit_images(layer, unit)
+        if images.empty and self.shipped is not None:
+            return self.shipped.unit_images(layer, unit)
+        return images
+
+    def _own_unit_images(self, layer: str, unit: int) -> UnitImages:
         folder = self.unit_folder(layer, unit)
         try:
             names = sorted(os.listdir(folder))
@@ -198,8 +251,9 @@ class UnitStore:
     def claim(self) -> None:
         """Mark the model folder as this model's (before the first write)."""
         marker = self.folder / STORE_FILE
-        if not marker.exists():
-            write_json_atomic(marker, {"model": self.model_name})
+        recorded = read_json(marker) or {}
+        if not marker.exists() or (self.fingerprint and recorded.get("weights") is None):
+            write_json_atomic(marker, {**recorded, "model": self.model_name, "weights": self.fingerprint})
 
     def write_image(self, layer: str, unit: int, name: str, rgb: np.ndarray) -> Path:
         path = self.unit_folder(layer, unit) / name

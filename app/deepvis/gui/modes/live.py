@@ -63,7 +63,9 @@ class LiveMode(Mode):
         self.config = config
         self.loaded = start.loaded
         self.source = start.source
-        self.model_loader = start.model_loader or (lambda name: _load_model(name, config))
+        # The Model menu loads without falling back: a model that cannot load leaves the running one.
+        self.model_loader = start.model_loader or (lambda name, weights=None: _load_model(name, config, weights))
+        self.weights: str | None = config.weights if config.model == start.loaded.name else None
         self.file_spec: str | None = None if isinstance(start.source, CameraSource) else getattr(start.source, "path", None)
         self.camera_mode = isinstance(start.source, CameraSource) if start.camera_mode is None else start.camera_mode
         self.last_delivery: Delivery | None = None
@@ -87,7 +89,7 @@ class LiveMode(Mode):
         self.worker.result_ready.connect(self._on_result)
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
-        self.unit_panel.set_model(self.loaded.name)
+        self._show_model_store()
 
         self.model.view_changed.connect(self._on_view_changed)
         self.model.display_changed.connect(self._on_display_changed)
@@ -241,6 +243,8 @@ class LiveMode(Mode):
         model_menu = menu_bar.addMenu("&Model")
         for action in self.model_actions.values():
             model_menu.addAction(action)
+        model_menu.addSeparator()
+        model_menu.addAction(self._action("Load weights…", self.load_weights_dialog))
         unit_menu = menu_bar.addMenu("&Unit")
         for binding in keys.BINDINGS:
             if binding.action.startswith("move_") or binding.action.endswith("_layer"):
@@ -429,28 +433,51 @@ class LiveMode(Mode):
             for action in self.model_actions.values():
                 action.setChecked(False)
 
-    def switch_model(self, name: str) -> None:
-        """Load a model in the background; the current one keeps running until it is ready."""
+    def switch_model(self, name: str, weights: str | None = None) -> None:
+        """Load a model in the background; the current one keeps running until it is ready, and
+        stays when the new one cannot load. The model deepvis started with keeps its --weights."""
         if self.model_task is not None and self.model_task.is_running():
             self.context.show_message("a model is already loading")
             self._check_model(self.loaded.name)
             return
-        self.context.show_message(f"loading {name}…")
+        if weights is None and name == self.config.model:
+            weights = self.config.weights
+        self.context.show_message(f"loading {name}" + (f" with {Path(weights).name}" if weights else "") + "…")
         self.progress.emit(0, 0)
-        task = BackgroundCall(lambda: self.model_loader(name), "model loader", self)
-        task.done.connect(self._on_model_loaded)
+        loader = (lambda: self.model_loader(name, weights)) if weights else (lambda: self.model_loader(name))
+        task = BackgroundCall(loader, "model loader", self)
+        task.done.connect(lambda loaded: self._on_model_loaded(loaded, weights))
         task.failed.connect(self._on_model_failed)
         self.model_task = task
         task.start()
 
-    def _on_model_loaded(self, loaded: LoadedModel) -> None:
+    def load_weights_dialog(self) -> None:
+        """Model → Load weights…: a local state dict for one of the built-in architectures."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights", "",
+                                              "State dicts (*.pth *.pt *.safetensors);;All files (*)")
+        if not path:
+            return
+        names = [card.name for card in builtin_models()]
+        current = names.index(self.loaded.name) if self.loaded.name in names else 0
+        name, ok = QInputDialog.getItem(self, "Load weights", f"Architecture of {Path(path).name}:", names,
+                                        current, False)
+        if ok:
+            self.switch_model(name, path)
+
+    def _on_model_loaded(self, loaded: LoadedModel, weights: str | None = None) -> None:
         self.progress.emit(0, -1)
-        self.loaded = loaded
+        self.loaded, self.weights = loaded, weights
         self._check_model(loaded.name)
         self.model.set_model([l.name for l in loaded.layers], loaded.default_layer().name)
         self.worker.set_model(loaded, self.view)
-        self.unit_panel.set_model(loaded.name)
-        self.context.show_message(loaded.message or f"{loaded.card.title}")
+        self._show_model_store()
+        self.context.show_message(loaded.message or f"{loaded.card.title}"
+                                  + (f" with {Path(weights).name}" if weights else ""))
+
+    def _show_model_store(self) -> None:
+        from deepvis.unitvis.store import weights_fingerprint
+
+        self.unit_panel.set_model(self.loaded.name, weights_fingerprint(self.loaded.model), self.weights)
 
     def _on_model_failed(self, message: str) -> None:
         self.progress.emit(0, -1)
@@ -608,7 +635,10 @@ def _column(*widgets: tuple[QWidget, int]) -> QWidget:
     return column
 
 
-def _load_model(name: str, config: Config) -> LoadedModel:
+def _load_model(name: str, config: Config, weights: str | None = None) -> LoadedModel:
     from deepvis.zoo import load_model
 
-    return load_model(name, None, config.device)
+    loaded = load_model(name, weights, config.device, fallback=False)
+    if config.layers and name == config.model:
+        loaded.with_layers(config.layers)
+    return loaded

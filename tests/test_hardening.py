@@ -1,0 +1,238 @@
+"""What a tester found, tried as a new user would: each case one test (the window offscreen)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PyQt6.QtCore import Qt
+
+from deepvis import DeepvisError
+from deepvis.cli import main
+from deepvis.config import Config
+from deepvis.paths import SAMPLE_IMAGES
+from deepvis.sources import FolderSource, ImageSource, VideoSource
+from deepvis.unitvis.store import UnitStore, weights_fingerprint
+from test_gui import TIMEOUT, make_window, config, shown, tiny_model, video, write_png  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+# ------------------------------------------------------------------ 1. a model switch that cannot load
+
+
+def test_a_switch_that_cannot_load_keeps_the_running_model(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+    live = window.live
+    live.model.select_layer("conv1")
+    live.model.select_unit(3)
+
+    def loader(name):
+        raise DeepvisError(f"cannot download the weights of {name} (no network)")
+
+    live.model_loader = loader
+    live.model_actions["alexnet"].trigger()
+    qtbot.waitUntil(lambda: "cannot download the weights of alexnet" in window.message_label.text(),
+                    timeout=TIMEOUT)
+    assert live.loaded.name == "tiny" and (live.view.layer, live.view.unit) == ("conv1", 3)
+    assert live.model_actions["alexnet"].isChecked() is False and not window.progress.isVisible()
+    seen = live.frames_displayed
+    qtbot.waitUntil(lambda: live.frames_displayed > seen + 2, timeout=TIMEOUT)  # still running
+    assert live.last_delivery.model_name == "tiny"
+
+
+def test_the_menu_loads_without_falling_back_and_keeps_the_start_weights(make_window, qtbot, video,
+                                                                        monkeypatch, tmp_path):
+    calls = []
+
+    def fake_load(name, weights=None, device="auto", fallback=True):
+        calls.append((name, weights, fallback))
+        return tiny_model(name)
+
+    monkeypatch.setattr("deepvis.zoo.load_model", fake_load)
+    window = make_window(VideoSource(video, fps=0))
+    live = window.live
+    live.config = live.config.replace(model="squeezenet1_1", weights=str(tmp_path / "w.pth"))
+    live.switch_model("alexnet")
+    qtbot.waitUntil(lambda: live.loaded.name == "alexnet", timeout=TIMEOUT)
+    live.switch_model("squeezenet1_1")
+    qtbot.waitUntil(lambda: live.loaded.name == "squeezenet1_1", timeout=TIMEOUT)
+    assert calls == [("alexnet", None, False), ("squeezenet1_1", str(tmp_path / "w.pth"), False)]
+    assert "Load weights…" in [a.text() for a in live.model_menu.actions()]
+    assert live.unit_panel.weights == str(tmp_path / "w.pth")
+    live.unit_panel._show_empty()
+    assert f"--weights {tmp_path / 'w.pth'}" in live.unit_panel.empty_text.text()
+
+
+# ------------------------------------------------------------------ 3. unreadable folder
+
+
+def test_an_unreadable_folder_is_one_line_in_probe_and_snapshot(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setattr("deepvis.session.open_model", lambda config: tiny_model())
+    for argv in (["probe", str(folder), "--out", str(tmp_path / "p")],
+                 ["snapshot", str(folder), "--out", str(tmp_path / "s.png")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "permission denied" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ 5, 6. two store layers, weights fingerprint
+
+
+def test_the_users_store_is_read_first_and_shipped_images_fill_in(tmp_path):
+    shipped, user = tmp_path / "shipped", tmp_path / "user"
+    below = UnitStore(shipped, "m", "fp1")
+    below.claim()
+    below.write_image("conv", 0, "opt_lucid.png", np.full((4, 4, 3), 10, np.uint8))
+    below.write_image("conv", 1, "opt_lucid.png", np.full((4, 4, 3), 10, np.uint8))
+    store = UnitStore(user, "m", "fp1", shipped=shipped)
+    store.claim()
+    store.write_image("conv", 1, "opt_lucid.png", np.full((4, 4, 3), 99, np.uint8))
+    assert store.unit_images("conv", 0).optimized[0].parent.is_relative_to(shipped)  # filled in
+    assert store.unit_images("conv", 1).optimized[0].parent.is_relative_to(user)  # the user's first
+    assert store.unit_images("conv", 2).empty
+    assert not list(shipped.rglob("*.tmp")) and sorted(p.name for p in (shipped / "m" / "conv").iterdir()) == [
+        "unit_0000", "unit_0001"]  # nothing written below
+
+
+def test_images_of_other_weights_never_mix(tmp_path):
+    first = UnitStore(tmp_path, "m", "aaaa1111")
+    first.claim()
+    first.write_image("conv", 0, "opt_lucid.png", np.zeros((4, 4, 3), np.uint8))
+    other = UnitStore(tmp_path, "m", "bbbb2222")
+    assert other.folder != first.folder and other.folder.name == "m@bbbb2222"
+    assert other.unit_images("conv", 0).empty
+    assert UnitStore(tmp_path, "m", "aaaa1111").folder == first.folder  # the same weights find theirs
+    assert UnitStore(tmp_path / "u", "m", "bbbb2222", shipped=tmp_path).unit_images("conv", 0).empty
+
+
+def test_the_fingerprint_tells_weights_apart():
+    a, b = tiny_model(), tiny_model()
+    assert weights_fingerprint(a.model) == weights_fingerprint(b.model)
+    with torch.no_grad():
+        b.model[0].weight[0, 0, 0, 0] += 0.5
+    assert weights_fingerprint(a.model) != weights_fingerprint(b.model)
+
+
+def test_the_shipped_store_records_the_embedded_weights():
+    from deepvis.paths import SHIPPED_UNITS
+    from deepvis.session import open_model
+
+    loaded = open_model(Config().replace(device="cpu"))
+    store = UnitStore(SHIPPED_UNITS.parent / "no-user-store", loaded.name, weights_fingerprint(loaded.model),
+                      shipped=SHIPPED_UNITS)
+    assert store.shipped is not None and not store.unit_images("block4", 0).empty
+
+
+def test_the_window_writes_computed_images_to_the_users_store(make_window, config):
+    window = make_window(ImageSource(SAMPLE_IMAGES / "chelsea.png"))
+    store = window.live.unit_panel.store
+    assert store.root == config.store_path and store.shipped is None  # tiny has no shipped images
+
+
+# ------------------------------------------------------------------ 7. the backprop pane goes stale
+
+
+def test_the_backprop_pane_shows_off_at_once_and_stays_off(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+    live = window.live
+    live.model.change(backprop="gradient")
+    qtbot.waitUntil(lambda: live.backprop_pane.has_image(), timeout=TIMEOUT)
+    for key in ("b", "b", "b", "b"):  # gradient raw -> gradient norm -> deconv -> guided -> off
+        qtbot.keyClick(window, key)
+    assert live.view.backprop == "off" and not live.backprop_pane.has_image()
+    seen = live.frames_displayed
+    qtbot.waitUntil(lambda: live.frames_displayed > seen + 3, timeout=TIMEOUT)  # results in flight landed
+    assert not live.backprop_pane.has_image() and "backprop off" in live.backprop_pane.placeholder
+    live.model.change(backprop="deconv")
+    qtbot.waitUntil(lambda: live.backprop_pane.has_image(), timeout=TIMEOUT)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not live.backprop_pane.has_image()
+
+
+# ------------------------------------------------------------------ 9. small ones
+
+
+def test_config_is_accepted_after_the_command(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("model: squeezenet1_1\n")
+    assert main(["models", "--config", str(config)]) == 0
+    assert "squeezenet1_1 (default)" in capsys.readouterr().out
+
+
+def test_bad_units_and_sizes_are_one_line(capsys):
+    assert main(["precompute", "optimize", "--units", "5-2", "--layers", "block4"]) == 2
+    assert "5-2 is an empty range" in capsys.readouterr().err
+    assert main(["precompute", "optimize", "--size", "-3", "--units", "0", "--layers", "block4"]) == 2
+    err = capsys.readouterr().err
+    assert "--size must be" in err and "Traceback" not in err
+
+
+def test_a_still_image_shows_no_frame_rate(make_window):
+    window = make_window(ImageSource(SAMPLE_IMAGES / "chelsea.png"))
+    assert "still image" in window.status_text() and "FPS" not in window.status_text()
+
+
+def test_the_second_z_with_backprop_off_says_so(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+    qtbot.keyClick(window, "z")
+    qtbot.keyClick(window, "z")
+    assert window.live.zoom == "backprop"
+    qtbot.waitUntil(lambda: "backprop is off" in window.live.grid_pane.title, timeout=TIMEOUT)
+
+
+def test_hover_read_out_follows_the_frames(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+    live = window.live
+    live.grid_pane.hovered = 2
+    seen = live.frames_displayed
+    qtbot.waitUntil(lambda: live.frames_displayed > seen + 1, timeout=TIMEOUT)
+    assert window.message_label.text() == live.grid_pane.hover_text(2)
+
+
+def test_top_k_of_fewer_than_nine_draws_only_what_there_is(qtbot):
+    from PyQt6.QtGui import QImage
+
+    from deepvis.gui.unit_panel import ThumbGrid
+
+    grid = ThumbGrid(3, 3)
+    grid.resize(300, 300)
+    qtbot.addWidget(grid)
+    image = QImage(8, 8, QImage.Format.Format_RGB888)
+    image.fill(Qt.GlobalColor.white)
+    grid.set_images([image] * 4)
+    shot = grid.grab().toImage()
+    assert shot.pixelColor(50, 50).lightness() > 200  # the first cell: an image
+    background = shot.pixelColor(250, 250)  # the ninth cell: nothing drawn
+    assert background == shot.pixelColor(299, 299)
+
+
+def test_a_recording_plays_at_the_real_rate(make_window, qtbot, video, tmp_path):
+    window = make_window(VideoSource(video, fps=0))
+    window.start_recording(tmp_path / "rec.mp4")
+    assert window.recorder is not None and ("H.264" in window.message or "MPEG-4" in window.message)
+    qtbot.wait(1500)
+    path = window.stop_recording()
+    capture = cv2.VideoCapture(str(path))
+    frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    assert 1.2 <= frames / fps <= 2.2  # 1.5 s recorded plays for about 1.5 s
