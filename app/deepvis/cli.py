@@ -12,7 +12,7 @@ from deepvis import DeepvisError, __version__
 from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
 from deepvis.session import first_frame, open_model, pick_layer
 
-COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models")
+COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "tabular")
 log = logging.getLogger("deepvis")
 
 
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     unit_commands.add_arguments(pre, _model_flags)
 
     sub.add_parser("models", help="list the models and their layers")
+    from deepvis.tabular import command as tabular_command
+
+    tabular_command.add_arguments(sub.add_parser("tabular", help="an MLP on a table: which variables drive each neuron"))
     return parser
 
 
@@ -177,8 +180,15 @@ def cmd_precompute(args, config: Config) -> int:
     return unit_commands.run(args, config)
 
 
+def cmd_tabular(args, config: Config) -> int:
+    from deepvis.tabular import command as tabular_command
+
+    return tabular_command.run(args, config)
+
+
 HANDLERS = {"gui": cmd_gui, "probe": cmd_probe, "snapshot": cmd_snapshot, "bench": cmd_bench,
-            "precompute": cmd_precompute, "models": cmd_models}
+            "precompute": cmd_precompute, "models": cmd_models,
+            "tabular": cmd_tabular}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,104 @@
+"""The MLP a table is learned with, and its two files: model.pth (the weights) and model.json
+(columns, variable groups, scaling, sizes, activation, the split; everything explain needs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from deepvis import DeepvisError
+from deepvis.tabular.data import Encoding
+
+# softplus, a smooth ReLU, is the default: with ReLU's kinks the midpoint rule of integrated
+# gradients errs as 1/steps (64 steps: up to 20% on single rows of wine's h1), with a smooth
+# activation as 1/steps^2 (64 steps: under 0.1%).
+ACTIVATIONS = {"softplus": nn.Softplus, "relu": nn.ReLU, "tanh": nn.Tanh}
+FORMAT = "deepvis-tabular/1"
+
+
+class TabularMLP(nn.Module):
+    """Linear layers with an activation after each but the last.
+
+    Layers are named h1, h2, ... and out; a hidden neuron's value is taken after its
+    activation, an output neuron's is the raw output (a logit, or the standardized prediction).
+    """
+
+    def __init__(self, sizes: list[int], activation: str = "softplus"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise DeepvisError(f"--activation {activation}: use one of {', '.join(ACTIVATIONS)}")
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise DeepvisError(f"layer sizes {sizes}: every layer needs at least one neuron")
+        self.sizes = list(sizes)
+        self.activation_name = activation
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.activation = ACTIVATIONS[activation]()
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [f"h{i + 1}" for i in range(len(self.linears) - 1)] + ["out"]
+
+    def layer_index(self, layer: str | int | None) -> int:
+        """A layer's position from its name (h1, out) or number (1-based, as in h1); None: h1."""
+        names = self.layer_names
+        if layer is None:
+            return 0
+        if isinstance(layer, int) or str(layer).isdigit():
+            index = int(layer) - 1
+            if 0 <= index < len(names):
+                return index
+        elif layer in names:
+            return names.index(layer)
+        raise DeepvisError(f"--layer {layer}: no such layer (layers: {', '.join(names)})")
+
+    def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
+        """The network's output, or the values of layer `upto` (an index into layer_names)."""
+        last = len(self.linears) - 1 if upto is None else upto
+        for i, linear in enumerate(self.linears[: last + 1]):
+            x = linear(x)
+            if i < len(self.linears) - 1:
+                x = self.activation(x)
+        return x
+
+    def all_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's values in one pass."""
+        out = []
+        for i, linear in enumerate(self.linears):
+            x = linear(x)
+            if i < len(self.linears) - 1:
+                x = self.activation(x)
+            out.append(x)
+        return out
+
+
+def save_model(folder: Path, model: TabularMLP, meta: dict) -> None:
+    """model.pth and model.json; meta holds the table's description (see train.model_meta)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / "model.pth")
+    info = {"format": FORMAT, "sizes": model.sizes, "activation": model.activation_name,
+            "layers": model.layer_names, **meta}
+    (folder / "model.json").write_text(json.dumps(info, indent=1))
+
+
+def load_model(folder: str | Path) -> tuple[TabularMLP, dict, Encoding]:
+    """The network (weights loaded safely), its model.json and the encoding of its inputs."""
+    folder = Path(folder)
+    for name in ("model.json", "model.pth"):
+        if not (folder / name).is_file():
+            raise DeepvisError(f"{folder}: no {name} here (make one with `deepvis tabular train --out {folder}`)")
+    try:
+        meta = json.loads((folder / "model.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DeepvisError(f"{folder / 'model.json'}: not valid JSON ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise DeepvisError(f"{folder / 'model.json'}: not a deepvis tabular model (format {meta.get('format')!r})")
+    model = TabularMLP(meta["sizes"], meta["activation"])
+    try:
+        state = torch.load(folder / "model.pth", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # a truncated or foreign file: one line, not a traceback
+        raise DeepvisError(f"{folder / 'model.pth'}: cannot be loaded ({str(exc).splitlines()[0]})") from None
+    return model.eval(), meta, Encoding.from_json(meta["variables"])
