@@ -236,3 +236,108 @@ def test_a_recording_plays_at_the_real_rate(make_window, qtbot, video, tmp_path)
     frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)
     capture.release()
     assert 1.2 <= frames / fps <= 2.2  # 1.5 s recorded plays for about 1.5 s
+
+
+# ------------------------------------------------------------------ 4. a failing model
+
+
+def write_factory(folder, body: str) -> None:
+    (folder / "faulty_models.py").write_text(
+        "import torch\nfrom torch import nn\n\n" + body)
+
+
+def test_a_factory_that_raises_or_a_first_forward_that_fails_is_one_line(tmp_path, monkeypatch, capsys):
+    write_factory(tmp_path, """
+def broken():
+    raise ValueError("boom\\nthe last line says why")
+
+class Fails(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+def fails_forward():
+    return Fails()
+""")
+    monkeypatch.chdir(tmp_path)
+    image = str(SAMPLE_IMAGES / "chelsea.png")
+    assert main(["probe", image, "--model", "faulty_models:broken", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "deepvis: error: model faulty_models:broken failed to build: ValueError: the last line says why"
+    assert main(["probe", image, "--model", "faulty_models:fails_forward", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "faulty_models:fails_forward" in err and "mat1 and mat2" in err
+    sys.modules.pop("faulty_models", None)
+
+
+class FailsLater(torch.nn.Module):
+    """Runs `good` forwards, then raises on every call."""
+
+    def __init__(self, good: int):
+        super().__init__()
+        self.inner = tiny_model().model
+        self.calls, self.good = 0, good
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls > self.good:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return self.inner(x)
+
+
+def test_a_model_that_starts_failing_is_stopped_once_with_one_message(make_window, qtbot, video):
+    import dataclasses
+
+    loaded = tiny_model()
+    loaded = dataclasses.replace(loaded, model=FailsLater(good=8), layers=(loaded.layers[-1],))
+    window = make_window(VideoSource(video, fps=0), loaded=loaded)
+    live = window.live
+    qtbot.waitUntil(lambda: live.model_failed_message is not None, timeout=TIMEOUT)
+    assert "tiny failed on a frame and was stopped (RuntimeError: CUDA error" in window.message_label.text()
+    calls = loaded.model.calls
+    qtbot.wait(600)
+    assert loaded.model.calls == calls  # no busy retry: the model gets no more frames
+    assert live.model_menu.isVisible()  # the offer to switch
+    live.model_menu.hide()
+
+
+# ------------------------------------------------------------------ 8. weights messages
+
+
+class Carried:
+    """An object a pickle would rebuild by running this module's code."""
+
+
+def test_a_corrupt_weights_file_is_called_corrupt(tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(np.random.default_rng(0).bytes(4000))
+    assert main(["probe", str(SAMPLE_IMAGES / "chelsea.png"), "--model", "squeezenet1_1", "--weights",
+                 str(bad), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.pth: the file is corrupt or not a state dict" in err and "weights_only" not in err
+
+
+def test_a_pickled_object_is_refused_without_advice_to_unpickle_it(tmp_path, capsys):
+    path = tmp_path / "object.pth"
+    torch.save({"weights": Carried()}, path)
+    assert main(["probe", str(SAMPLE_IMAGES / "chelsea.png"), "--model", "squeezenet1_1", "--weights",
+                 str(path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Python objects besides tensors" in err and "weights_only=False" not in err
+
+
+def test_weights_of_another_architecture_name_the_differences(tmp_path, capsys):
+    import torchvision
+
+    path = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), path)
+    assert main(["probe", str(SAMPLE_IMAGES / "chelsea.png"), "--model", "squeezenet1_1", "--weights",
+                 str(path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "missing (first: features.0.weight)" in err and "unexpected (first: conv1.weight)" in err
+    assert not err.endswith(":")
+    path = tmp_path / "squeeze10.pth"
+    torch.save(torchvision.models.squeezenet1_1(num_classes=10).state_dict(), path)
+    assert main(["probe", str(SAMPLE_IMAGES / "chelsea.png"), "--model", "squeezenet1_1", "--weights",
+                 str(path), "--device", "cpu"]) == 2
+    assert "of another shape (first: classifier.1.weight, (10, 512, 1, 1) in the file, (1000, 512, 1, 1)" in \
+        capsys.readouterr().err

@@ -146,7 +146,7 @@ def test_bad_weights_give_one_line_errors(tmp_path, content, message):
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "other.pth")
-    with pytest.raises(DeepvisError, match="do not fit squeezenet1_1"):
+    with pytest.raises(DeepvisError, match="not for squeezenet1_1: 52 missing .first: features.0.weight.; 1 unexpected .first: x."):
         load_model("squeezenet1_1", weights=tmp_path / "other.pth", device="cpu")
 
 

@@ -176,8 +176,14 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, pickled code, wrong format
-        raise DeepvisError(f"cannot read weights {path.name}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        # torch's own message advises weights_only=False, which is wrong for a corrupt file and
+        # unsafe for a file that carries code: say what the file is instead.
+        if "Unsupported global" in str(exc):
+            raise DeepvisError(f"cannot read weights {path.name}: it holds Python objects besides tensors, "
+                               f"which deepvis does not unpickle; save model.state_dict() instead") from None
+        raise DeepvisError(f"cannot read weights {path.name}: the file is corrupt or not a state dict "
+                           f"(.pth/.pt saved with torch.save, or .safetensors)") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -186,11 +192,26 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load a state dict strictly; when it does not fit, name the first differences."""
+    own = model.state_dict()
+    missing = [key for key in own if key not in state]
+    unexpected = [key for key in state if key not in own]
+    mismatched = [key for key in own if key in state and tuple(state[key].shape) != tuple(own[key].shape)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (first: {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (first: {unexpected[0]})")
+    if mismatched:
+        key = mismatched[0]
+        problems.append(f"{len(mismatched)} of another shape (first: {key}, "
+                        f"{tuple(state[key].shape)} in the file, {tuple(own[key].shape)} in the model)")
+    if problems:
+        raise DeepvisError(f"the weights are not for {what}: " + "; ".join(problems))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise DeepvisError(f"weights do not fit {what}: {first}") from None
+        raise DeepvisError(f"the weights are not for {what}: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def embedded_weights_path() -> Path:
@@ -309,7 +330,12 @@ def build_custom(spec: str, weights: str | Path | None) -> tuple[nn.Module, Mode
         factory = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
         raise DeepvisError(f"cannot import model factory {spec}: {exc}") from None
-    model = factory()
+    try:
+        model = factory()
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        raise DeepvisError(f"model {spec} failed to build: {type(exc).__name__}"
+                           + (f": {lines[-1]}" if lines else "")) from None
     if not isinstance(model, nn.Module):
         raise DeepvisError(f"{spec}() returned {type(model).__name__}, not a torch.nn.Module")
     if weights is not None:
@@ -387,17 +413,17 @@ def load_model(
         log.warning(message)
         model, card = _build(DEFAULT_MODEL, None)
     model.eval().requires_grad_(False).to(device)
-    n_classes = _output_classes(model, card.input_size, device)
+    try:
+        # One forward on a blank image: a model that cannot run says so now, in one line, rather
+        # than with a traceback on the first frame; its output gives the number of classes.
+        with torch.inference_mode():
+            out = model(torch.zeros(1, 3, card.input_size, card.input_size, device=device))
+        n_classes = int(out.shape[-1])
+        layers = card.layers or derive_layers(model, card.input_size)
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        raise DeepvisError(f"model {card.name} fails on its first forward pass: {type(exc).__name__}"
+                           + (f": {lines[-1]}" if lines else "")) from None
     labels = labels_for(n_classes)
-    layers = card.layers or derive_layers(model, card.input_size)
     loaded = LoadedModel(card=card, model=model, labels=labels, device=device, layers=layers, message=message)
     return loaded
-
-
-def _output_classes(model: nn.Module, input_size: int, device: torch.device) -> int:
-    fc = getattr(model, "fc", None) or getattr(model, "classifier", None)
-    if isinstance(fc, nn.Linear):
-        return fc.out_features
-    with torch.inference_mode():
-        out = model(torch.zeros(1, 3, input_size, input_size, device=device))
-    return int(out.shape[-1])

@@ -80,10 +80,17 @@ def copy_model(loaded: LoadedModel) -> LoadedModel:
     return dataclasses.replace(loaded, model=model)
 
 
+def last_line(error: BaseException) -> str:
+    """An exception as one line: its type and the last line of its message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__
+
+
 class PipelineWorker(QThread):
     result_ready = pyqtSignal()  # a new Delivery waits in take()
     model_ready = pyqtSignal(object)  # ModelInfo, after set_model
     failed = pyqtSignal(str)
+    model_failed = pyqtSignal(str)  # the running model raised on a frame: it gets no more frames
 
     def __init__(self, loaded: LoadedModel, source: FrameSource, view: ViewState, parent=None):
         super().__init__(parent)
@@ -191,9 +198,11 @@ class PipelineWorker(QThread):
             try:
                 result = pipeline.process(frame.rgb, view, frame.index)
             except Exception as error:
-                log.exception("the pipeline failed")
-                self.failed.emit(f"{type(error).__name__}: {error}")
-                last_index, last_rgb, last_view, last_frame = frame.index, frame.rgb, view, frame
+                # Once, not per frame: the model gets no more frames until another one is chosen.
+                log.warning("%s failed on a frame", pipeline.loaded.name, exc_info=True)
+                self.model_failed.emit(f"{pipeline.loaded.name} failed on a frame and was stopped "
+                                       f"({last_line(error)}): choose another model")
+                pipeline = None
                 continue
             last_index, last_rgb, last_view, last_frame = frame.index, frame.rgb, view, frame
             self.frames_processed += 1
@@ -208,8 +217,8 @@ class PipelineWorker(QThread):
             pipeline = Pipeline(loaded)
             units = unit_counts(pipeline)
         except Exception as error:
-            log.exception("the model cannot run")
-            self.failed.emit(f"{loaded.name} cannot run: {type(error).__name__}: {error}")
+            log.warning("%s cannot run", loaded.name, exc_info=True)
+            self.model_failed.emit(f"{loaded.name} cannot run ({last_line(error)}): choose another model")
             return None
         self._loaded = loaded
         self.model_ready.emit(ModelInfo(loaded, units))

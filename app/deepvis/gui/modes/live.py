@@ -78,6 +78,7 @@ class LiveMode(Mode):
         self.compute_task: ComputeTask | None = None
         self._user_paused = self.source.paused
         self._stopped = False
+        self.model_failed_message: str | None = None
 
         self.model = LiveViewModel(config, [l.name for l in start.loaded.layers],
                                    start.layer or start.loaded.default_layer().name, start.unit)
@@ -89,6 +90,7 @@ class LiveMode(Mode):
         self.worker.result_ready.connect(self._on_result)
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
+        self.worker.model_failed.connect(self._on_worker_model_failed)
         self._show_model_store()
 
         self.model.view_changed.connect(self._on_view_changed)
@@ -483,6 +485,13 @@ class LiveMode(Mode):
         self.progress.emit(0, -1)
         self._check_model(self.loaded.name)
         self.context.show_message(message)
+
+    def _on_worker_model_failed(self, message: str) -> None:
+        """The model raised in the worker, which stopped feeding it: say so once, offer the Model menu."""
+        self.context.show_message(message)
+        self.model_failed_message = message
+        if self.active and self.isVisible():
+            self.model_menu.popup(self.grid_pane.mapToGlobal(self.grid_pane.rect().center()))
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         if info.loaded is self.loaded:
