@@ -12,7 +12,7 @@ from deepvis import DeepvisError, __version__
 from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
 from deepvis.session import first_frame, open_model, pick_layer
 
-COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "tabular")
+COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "digits", "weights", "tabular")
 log = logging.getLogger("deepvis")
 
 
@@ -70,14 +70,43 @@ def build_parser() -> argparse.ArgumentParser:
     unit_commands.add_arguments(pre, _model_flags)
 
     sub.add_parser("models", help="list the models and their layers")
+
+    from deepvis.digits import command as digits_command
+
+    digits_command.add_arguments(sub.add_parser("digits", help="train an MLP or a small CNN on MNIST-5k and draw what it stores"))
+    from deepvis.weights import command as weights_command
+
+    weights = sub.add_parser("weights", help="draw a model's weights: filters, Linear rows, histograms")
+    _model_flags(weights, layer=False)
+    weights_command.add_arguments(weights)
     from deepvis.tabular import command as tabular_command
 
     tabular_command.add_arguments(sub.add_parser("tabular", help="an MLP on a table: which variables drive each neuron"))
     return parser
 
 
+def _config_first(argv: list[str]) -> list[str]:
+    """--config FILE may stand anywhere (`deepvis probe x.png --config my.yaml`): moved to the front."""
+    rest, config, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg == "--config" and i + 1 < len(argv):
+            config, i = [arg, argv[i + 1]], i + 2
+            continue
+        if arg.startswith("--config="):
+            config = [arg]
+        else:
+            rest.append(arg)
+        i += 1
+    return config + rest
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     # `deepvis` and `deepvis INPUT` mean `deepvis gui [INPUT]`; global options may come first.
+    argv = _config_first(argv)
     start = 2 if argv[:1] == ["--config"] else 1 if argv[:1] and argv[0].startswith("--config=") else 0
     rest = argv[start:]
     if not (rest[:1] and (rest[0] in COMMANDS or rest[0] in ("-h", "--help", "--version"))):
@@ -180,6 +209,18 @@ def cmd_precompute(args, config: Config) -> int:
     return unit_commands.run(args, config)
 
 
+def cmd_digits(args, config: Config) -> int:
+    from deepvis.digits import command as digits_command
+
+    return digits_command.run(args, config)
+
+
+def cmd_weights(args, config: Config) -> int:
+    from deepvis.weights import command as weights_command
+
+    return weights_command.run(args, config)
+
+
 def cmd_tabular(args, config: Config) -> int:
     from deepvis.tabular import command as tabular_command
 
@@ -187,7 +228,7 @@ def cmd_tabular(args, config: Config) -> int:
 
 
 HANDLERS = {"gui": cmd_gui, "probe": cmd_probe, "snapshot": cmd_snapshot, "bench": cmd_bench,
-            "precompute": cmd_precompute, "models": cmd_models,
+            "precompute": cmd_precompute, "models": cmd_models, "digits": cmd_digits, "weights": cmd_weights,
             "tabular": cmd_tabular}
 
 
