@@ -310,15 +310,3 @@ def test_pixel_space_images_are_saved_contrast_stretched():
     # The pattern is kept: stretching is an increasing map of each image's pixels.
     order = faint[0].flatten().argsort()
     assert (shown[0].flatten()[order].diff() >= 0).all()
-
-
-def test_redirected_relu_takes_over_only_where_the_plain_gradient_is_zero():
-    from deepvis.unitvis.optimize import _RedirectedClamp
-
-    # Row 0 has a live input (its plain gradient flows), row 1 is dead everywhere.
-    x = torch.tensor([[-1.0, 2.0, 7.0], [-1.0, -2.0, -3.0]], requires_grad=True)
-    out = _RedirectedClamp.apply(x, 0.0, 6.0)
-    out.backward(torch.tensor([[1.0, 1.0, -1.0], [1.0, -1.0, 1.0]]))
-    assert torch.equal(out, x.detach().clamp(0, 6))
-    assert x.grad[0].tolist() == [0.0, 1.0, 0.0]  # the plain ReLU6 gradient
-    assert x.grad[1].tolist() == [1.0, 0.0, 1.0]  # only the pushes that bring the input back to life
