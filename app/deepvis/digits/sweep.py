@@ -58,11 +58,13 @@ def finished_run(path: Path, key: dict) -> dict | None:
 
 
 def run_sweep(plan: SweepPlan, out: Path, on_run: Callable[[dict], None] | None = None,
-              on_step: Callable[[int, int], None] | None = None) -> dict:
+              on_step: Callable[[int, int], None] | None = None,
+              on_summary: Callable[[dict], None] | None = None) -> dict:
     """Train what is missing, write sweep.json and sweep.png; returns sweep.json's content.
 
-    on_run(run) after each finished run; on_step(done, total) every epoch (for progress bars); an
-    exception raised by either stops the sweep with what finished kept.
+    on_run(run) after each finished run; on_step(done, total) every epoch (for progress bars);
+    on_summary(summary) after each hidden size; an exception raised by any of them stops the sweep
+    with what finished kept.
     """
     plan.check()
     out = Path(out)
@@ -95,7 +97,9 @@ def run_sweep(plan: SweepPlan, out: Path, on_run: Callable[[dict], None] | None 
             runs[hidden, seed] = run
             if on_run is not None:
                 on_run(run)
-        write_summary(plan, out, runs, resumed)
+        summary = write_summary(plan, out, runs, resumed)
+        if on_summary is not None:
+            on_summary(summary)
     return write_summary(plan, out, runs, resumed)
 
 

@@ -23,9 +23,9 @@ def safe_name(path: str) -> str:
     return path.replace("/", "_") or "model"
 
 
-def noise_picture(model: nn.Module, size: int = 64, units: int = 64) -> np.ndarray:
-    """The first conv's filters applied to noise, as one tiled RGB image."""
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+def noise_picture(model: nn.Module, size: int = 64, units: int = 64, conv: nn.Conv2d | None = None) -> np.ndarray:
+    """A conv's filters (the model's first conv by default) applied to noise, as one tiled RGB image."""
+    first = conv or next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     if first is None:
         raise DeepvisError("the model has no conv layer to apply to noise")
     images = noise_rgb(filters_on_noise(first, size=size, units=units))

@@ -10,6 +10,8 @@ import importlib
 
 MODES: tuple[tuple[str, str, str, str], ...] = (
     ("live", "Live", "deepvis.gui.modes.live", "LiveMode"),
+    ("digits", "Digits", "deepvis.gui.modes.digits", "DigitsMode"),
+    ("weights", "Weights", "deepvis.gui.modes.weights", "WeightsMode"),
 )
 
 

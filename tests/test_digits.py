@@ -1,0 +1,163 @@
+"""Digits: MNIST-5k and its split, training to a bound, weight colours, sweep resume, the
+comparison, bad input, and the mode offscreen."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json
+
+import numpy as np
+import pytest
+
+from deepvis import DeepvisError
+from deepvis.cli import main
+from deepvis.digits import data as digit_data
+from deepvis.digits.compare import match_units, roughness, run_compare
+from deepvis.digits.nets import MLPSpec, MLPStack, load_mlp
+from deepvis.digits.sweep import SweepPlan, run_sweep
+from deepvis.digits.train import SGDSettings, train_mlps
+from deepvis.weights.colors import BLUE, RED, diverging_rgb
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_mnist5k_is_read_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPVIS_CACHE", str(tmp_path))
+    images, labels = digit_data.load_mnist5k()
+    assert images.shape == (5000, 784) and images.dtype == np.uint8 and images.max() == 255
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert (tmp_path / "mnist5k_images.npy").is_file()
+    cached, cached_labels = digit_data.load_mnist5k()  # from the cache now
+    assert np.array_equal(cached, images) and np.array_equal(cached_labels, labels)
+
+
+def test_split_is_fixed_stratified_and_disjoint():
+    data = digit_data.load_split()
+    assert data.train_x.shape == (4000, 784) and data.test_x.shape == (1000, 784)
+    assert np.bincount(data.train_y).tolist() == [400] * 10
+    assert np.bincount(data.test_y).tolist() == [100] * 10
+    assert 0.0 <= data.train_x.min() and data.train_x.max() <= 1.0
+    _, labels = digit_data.load_mnist5k()
+    train, test = digit_data.split_indices(labels)
+    assert not set(train) & set(test)
+    assert np.array_equal(train, digit_data.split_indices(labels)[0])  # the same split every time
+
+
+def test_training_reaches_a_bound_in_two_epochs():
+    stack = MLPStack(MLPSpec(hidden=30), [0, 1])
+    last = list(train_mlps(stack, digit_data.load_split(), SGDSettings(epochs=2)))[-1]
+    assert last.epoch == 2 and (last.test_accuracy >= 0.85).all()
+    assert len(last.history["train_accuracy"][0]) == 2
+
+
+def test_a_run_is_the_same_alone_or_in_a_stack():
+    data = digit_data.load_split()
+    alone, together = MLPStack(MLPSpec(hidden=5), [1]), MLPStack(MLPSpec(hidden=5), [0, 1])
+    for stack in (alone, together):
+        list(train_mlps(stack, data, SGDSettings(epochs=1), evaluate_train=False))
+    assert np.allclose(alone.w1[0].numpy(), together.w1[1].numpy(), atol=1e-4)
+
+
+def test_weight_colours_on_a_known_matrix():
+    rgb = diverging_rgb(np.array([[2.0, -2.0, 0.0, 1.0]]))
+    assert rgb[0, 0].tolist() == BLUE.astype(int).tolist()
+    assert rgb[0, 1].tolist() == RED.astype(int).tolist()
+    assert rgb[0, 2].tolist() == [255, 255, 255]
+    half = rgb[0, 3].astype(int)
+    assert half[2] > half[0] and 100 < half[0] < 255  # a paler blue
+    assert diverging_rgb(np.zeros((2, 2))).min() == 255  # all zero: all white
+
+
+def test_train_command_writes_its_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["digits", "train", "--hidden", "6", "--epochs", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test_accuracy", "train_accuracy"} <= set(metrics)
+    assert len(metrics["per_epoch"]["test_accuracy"]) == 1
+    for name in ["hidden_weights.png", "output_weights.png", "model.pth", "model.json"] + [
+            f"digit_{d}.png" for d in range(10)]:
+        assert (out / name).is_file(), name
+    mlp = load_mlp(out)
+    assert mlp.hidden.weight.shape == (6, 784)
+
+
+def test_sweep_resumes_after_an_interruption(tmp_path):
+    plan = SweepPlan((4, 2), (0,), MLPSpec(), SGDSettings(epochs=1))
+
+    def interrupt(run):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(plan, tmp_path, on_run=interrupt)
+    first = tmp_path / "runs" / "h4_s0.json"
+    assert first.is_file() and not (tmp_path / "runs" / "h2_s0.json").exists()
+    before = first.read_text()
+    trained = []
+    summary = run_sweep(plan, tmp_path, on_run=trained.append)
+    assert [r["hidden"] for r in trained] == [2]  # only the missing run
+    assert first.read_text() == before
+    assert summary["complete"] and summary["resumed_runs"] == 1
+    assert {(r["hidden"], r["seed"]) for r in summary["runs"]} == {(4, 0), (2, 0)}
+    assert (tmp_path / "sweep.png").is_file()
+    # Other settings: the stored runs do not count.
+    other = run_sweep(SweepPlan((4,), (0,), MLPSpec(l2=1.0), SGDSettings(epochs=1)), tmp_path)
+    assert other["resumed_runs"] == 0
+
+
+def test_compare_measures_smoothness_and_matches_units(tmp_path):
+    result = run_compare(8, tmp_path, settings=SGDSettings(epochs=1))
+    runs = result["runs"]
+    assert runs["randn"]["roughness"] > runs["scaled_l2"]["roughness"]
+    assert sorted(p["scaled_l2"] for p in result["pairs"]) == list(range(8))
+    assert (tmp_path / "compare.png").is_file()
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 784))
+    order, cosine = match_units(a, a[[3, 0, 4, 1, 2]])
+    assert order.tolist() == [1, 3, 4, 0, 2] and np.allclose(cosine, 1)
+    smooth = np.tile(np.linspace(-1, 1, 28), (28, 1)).reshape(1, 784)
+    assert roughness(smooth)[0] < 0.2 < 1.2 < roughness(rng.normal(size=(1, 784)))[0]
+
+
+@pytest.mark.parametrize("argv", [
+    ["digits", "train", "--hidden", "0", "--out", "x"],
+    ["digits", "sweep", "--hidden", "4", "0", "--out", "x"],
+    ["digits", "train", "--epochs", "0", "--out", "x"],
+])
+def test_bad_input_is_one_line(argv, tmp_path, capsys):
+    assert main(argv[:-1] + [str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deepvis: error:") and len(err.splitlines()) == 1
+    with pytest.raises(DeepvisError):
+        MLPSpec(hidden=0).check()
+
+
+def test_digits_mode_trains_live_and_shows_a_clicked_unit(qtbot):
+    from deepvis.config import Config
+    from deepvis.gui.main_window import MainWindow
+
+    window = MainWindow(Config(), mode="digits")
+    qtbot.addWidget(window)
+    mode = window.current
+    try:
+        mode.epochs.setValue(2)
+        mode.hidden.setValue(12)
+        mode.train()
+        qtbot.waitUntil(lambda: mode.snapshot is not None and mode.snapshot.w1.shape[0] == 12
+                        and mode.snapshot.epoch >= 1, timeout=30000)
+        assert mode.ready() and mode.tiles.has_image() and len(mode.tiles.rects) == 12
+        centre = mode.tiles.tile_rect(5).center()
+        assert mode.tiles.unit_at(centre) == 5
+        mode.tiles.unit_clicked.emit(mode.tiles.unit_at(centre))
+        assert mode.unit == 5
+        assert np.allclose(mode.bars.values, mode.snapshot.w2[:, 5])
+        assert "digits" in window.status_text()
+        assert mode.handle_key("Right") and mode.unit == 6
+        mode.deactivate()  # hidden: the worker pauses at its next checkpoint
+        mode.activate()
+        qtbot.waitUntil(lambda: not mode.worker.busy, timeout=30000)
+        assert mode.snapshot.epoch == 2
+    finally:
+        window.shutdown()
