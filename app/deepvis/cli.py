@@ -12,7 +12,7 @@ from deepvis import DeepvisError, __version__
 from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
 from deepvis.session import first_frame, open_model, pick_layer
 
-COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "digits", "weights", "tabular")
+COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "digits", "weights", "tabular", "learn")
 log = logging.getLogger("deepvis")
 
 
@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     from deepvis.tabular import command as tabular_command
 
     tabular_command.add_arguments(sub.add_parser("tabular", help="an MLP on a table: which variables drive each neuron"))
+    from deepvis.learn import command as learn_command
+
+    learn_command.add_arguments(sub.add_parser("learn", help="train a small MLP on 2-D data; write its views and metrics"))
     return parser
 
 
@@ -227,9 +230,15 @@ def cmd_tabular(args, config: Config) -> int:
     return tabular_command.run(args, config)
 
 
+def cmd_learn(args, config: Config) -> int:
+    from deepvis.learn import command as learn_command
+
+    return learn_command.run(args, config)
+
+
 HANDLERS = {"gui": cmd_gui, "probe": cmd_probe, "snapshot": cmd_snapshot, "bench": cmd_bench,
             "precompute": cmd_precompute, "models": cmd_models, "digits": cmd_digits, "weights": cmd_weights,
-            "tabular": cmd_tabular}
+            "tabular": cmd_tabular, "learn": cmd_learn}
 
 
 def main(argv: list[str] | None = None) -> int:

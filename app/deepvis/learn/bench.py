@@ -1,0 +1,53 @@
+"""`deepvis learn --bench`: training steps/s alone and with every view computed at 30/s.
+
+Both are measured in the same run, in alternating slices, so that a machine busy with
+something else slows both alike; the ratio is the price of watching.
+"""
+
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from deepvis.device import sync_device
+from deepvis.learn.loop import VIEW_RATE, LiveTraining
+
+SLICES = 6
+
+
+def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_RATE) -> dict:
+    live.view_interval = 1.0 / view_rate
+    live.run_for(0.3, with_views=True)  # warm-up: first calls allocate
+    device = live.trainer.device
+    totals = {False: {"seconds": 0.0, "steps": 0}, True: {"seconds": 0.0, "steps": 0}}
+    updates = view_ms = 0.0
+    for i in range(SLICES * 2):
+        with_views = i % 2 == 1
+        part = live.run_for(seconds / (SLICES * 2), with_views)
+        sync_device(device)
+        totals[with_views]["seconds"] += part["seconds"]
+        totals[with_views]["steps"] += part["steps"]
+        if with_views:
+            updates += part["view_updates_per_s"] * part["seconds"]
+            view_ms += part["view_ms"] * part["view_updates_per_s"] * part["seconds"]
+    alone = totals[False]["steps"] / totals[False]["seconds"]
+    watched = totals[True]["steps"] / totals[True]["seconds"]
+    trainer = live.trainer
+    return {
+        "network": trainer.spec.describe(),
+        "data": trainer.dataset.name,
+        "train_points": len(trainer.dataset.y_train),
+        "optimizer": trainer.settings.optimizer,
+        "batch": trainer.settings.batch_size or "full",
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "train_steps_per_s": round(alone, 1),
+        "with_views_steps_per_s": round(watched, 1),
+        "ratio": round(watched / alone, 3),
+        "view_updates_per_s": round(updates / totals[True]["seconds"], 1),
+        "view_ms": round(view_ms / updates, 2) if updates else None,
+        "seconds": round(totals[False]["seconds"] + totals[True]["seconds"], 1),
+        "failure": trainer.failure,
+    }

@@ -1,0 +1,176 @@
+"""The training loop: optimizer steps on the device, a snapshot every N steps.
+
+Deterministic for a seed (data order and init). A loss that becomes NaN or infinite
+stops training with one message, and the weights go back to the last finite snapshot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from deepvis import DeepvisError
+from deepvis.learn.data import Dataset
+from deepvis.learn.network import Network, NetworkSpec
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    optimizer: str = "adam"
+    learning_rate: float = 0.03
+    batch_size: int = 0  # 0: the whole training set in every step
+    l1: float = 0.0
+    l2: float = 0.0
+    seed: int = 0
+    snapshot_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise DeepvisError(f"unknown optimizer {self.optimizer!r} (choose {', '.join(OPTIMIZERS)})")
+        if not self.learning_rate > 0:
+            raise DeepvisError(f"the learning rate must be positive, not {self.learning_rate}")
+        if self.batch_size < 0 or self.l1 < 0 or self.l2 < 0:
+            raise DeepvisError("batch size, L1 and L2 must not be negative")
+        if self.snapshot_every < 1:
+            raise DeepvisError(f"snapshots are taken every N >= 1 steps, not {self.snapshot_every}")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One moment of a run: its measures and a copy of the weights (a flat tensor on the device)."""
+
+    step: int
+    train_loss: float
+    test_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    weights: torch.Tensor
+
+    def metrics(self) -> dict[str, float | int]:
+        return {"step": self.step, "train_loss": self.train_loss, "test_loss": self.test_loss,
+                "train_accuracy": self.train_accuracy, "test_accuracy": self.test_accuracy}
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.train_loss) and math.isfinite(self.test_loss)
+
+
+class Trainer:
+    """Trains one network on one data set; `advance(n)` or `run(steps)` move it forward."""
+
+    def __init__(self, dataset: Dataset, spec: NetworkSpec, settings: TrainSettings = TrainSettings(),
+                 device: torch.device | str = "cpu"):
+        self.dataset = dataset
+        self.spec = spec
+        self.settings = settings
+        self.device = torch.device(device)
+        self.network = Network(spec, self.device)
+        self.network.initialize(settings.seed)
+
+        def tensor(a):
+            return torch.as_tensor(a, dtype=torch.float32, device=self.device)
+
+        self.x_train, self.x_test = tensor(dataset.x_train), tensor(dataset.x_test)
+        self.y_train, self.y_test = tensor(dataset.y_train)[:, None], tensor(dataset.y_test)[:, None]
+        self.step_count = 0
+        self.failure: str | None = None  # set when a loss became NaN/inf
+        self.last_finite: Snapshot | None = None
+        self._stop_requested = False
+        # Adam's moments over the flat parameter vector.
+        self._m = torch.zeros_like(self.network.flat)
+        self._v = torch.zeros_like(self.network.flat)
+        # Minibatch order: a fresh permutation each epoch, from its own seeded generator.
+        n = len(dataset.y_train)
+        self._batch = settings.batch_size if 0 < settings.batch_size < n else 0
+        self._order_gen = torch.Generator().manual_seed(settings.seed + 1)
+        self._order: torch.Tensor | None = None
+        self._cursor = n
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self._batch:
+            return self.x_train, self.y_train
+        n = self.x_train.shape[0]
+        if self._cursor + self._batch > n:
+            self._order = torch.randperm(n, generator=self._order_gen).to(self.device)
+            self._cursor = 0
+        index = self._order[self._cursor:self._cursor + self._batch]
+        self._cursor += self._batch
+        return self.x_train.index_select(0, index), self.y_train.index_select(0, index)
+
+    @torch.no_grad()
+    def train(self, steps: int) -> None:
+        """`steps` optimizer steps, no host sync (NaN is caught by the next measure)."""
+        s, net = self.settings, self.network
+        lr = s.learning_rate
+        for _ in range(steps):
+            x, y = self._next_batch()
+            net.backward(x, y, s.l1, s.l2)
+            self.step_count += 1
+            if s.optimizer == "sgd":
+                net.flat.add_(net.grad, alpha=-lr)
+                continue
+            beta1, beta2, t = 0.9, 0.999, self.step_count
+            self._m.mul_(beta1).add_(net.grad, alpha=1 - beta1)
+            self._v.mul_(beta2).addcmul_(net.grad, net.grad, value=1 - beta2)
+            denominator = self._v.sqrt().div_(math.sqrt(1 - beta2 ** t)).add_(1e-8)
+            net.flat.addcdiv_(self._m, denominator, value=-lr / (1 - beta1 ** t))
+
+    @torch.no_grad()
+    def measure(self) -> Snapshot:
+        """The current losses and accuracies (one host sync) and a copy of the weights."""
+        net = self.network
+        z_train, z_test = net.logits(self.x_train), net.logits(self.x_test)
+        values = torch.stack([
+            torch.nn.functional.binary_cross_entropy_with_logits(z_train, self.y_train),
+            torch.nn.functional.binary_cross_entropy_with_logits(z_test, self.y_test),
+            ((z_train > 0) == (self.y_train > 0.5)).float().mean(),
+            ((z_test > 0) == (self.y_test > 0.5)).float().mean(),
+        ]).tolist()
+        if not torch.isfinite(net.flat).all():
+            values[0] = values[1] = math.nan
+        return Snapshot(self.step_count, *values, weights=net.state())
+
+    def advance(self, steps: int) -> Snapshot | None:
+        """Train `steps` steps and measure; None (and `failure` set) when the loss stopped being finite."""
+        if self.failure:
+            return None
+        if steps:
+            self.train(steps)
+        snapshot = self.measure()
+        if snapshot.finite:
+            self.last_finite = snapshot
+            return snapshot
+        bad = "NaN" if math.isnan(snapshot.train_loss) else "infinite"
+        kept = self.last_finite
+        if kept is not None:
+            self.network.load(kept.weights)
+            self.step_count = kept.step
+        self.failure = (f"training stopped at step {snapshot.step}: the loss became {bad}; "
+                        f"the weights of step {kept.step if kept else 0} are kept (try a lower learning rate)")
+        return None
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask run() to end after the current block of steps."""
+        self._stop_requested = True
+
+    def run(self, steps: int, every: int | None = None) -> Iterator[Snapshot]:
+        """Yield a snapshot now and every `every` steps until `steps` more are done, stop() is
+        called, or the loss stops being finite."""
+        every = every or self.settings.snapshot_every
+        self._stop_requested = False
+        end = self.step_count + steps
+        snapshot = self.advance(0)
+        while snapshot is not None:
+            yield snapshot
+            if self._stop_requested or self.step_count >= end:
+                return
+            snapshot = self.advance(min(every, end - self.step_count))
