@@ -278,6 +278,21 @@ def test_display_filters_give_images_in_range():
         display_filter(signal, "sepia")
 
 
+def test_overlay_lights_the_frame_where_the_signal_is():
+    from deepvis.backprop import backprop_image
+
+    frame = torch.full((40, 40, 3), 200, dtype=torch.uint8)
+    signal = torch.zeros(3, 40, 40)
+    signal[:, 30:34, 4:8] = 5.0  # evidence in the lower left only
+    image = backprop_image(signal, "overlay", 80, frame=frame).float()
+    assert image.shape == (80, 80, 3)
+    hot, cold = image[62:66, 10:14].mean(dim=(0, 1)), image[10:14, 62:66].mean(dim=(0, 1))
+    assert hot[0] > 200 and hot.sum() > 1.8 * cold.sum()  # a warm glow there, the frame dimmed elsewhere
+    assert cold.std() < 1  # the frame's own colour, dimmed: grey stays grey
+    with pytest.raises(ValueError):
+        backprop_image(signal, "overlay", 80)
+
+
 def test_b_and_m_keys_cycle_as_the_original():
     state, seen = ("off", "raw"), []
     for _ in range(5):
@@ -285,7 +300,8 @@ def test_b_and_m_keys_cycle_as_the_original():
         seen.append(state)
     assert seen == [("gradient", "raw"), ("gradient", "norm"), ("deconv", "raw"), ("guided", "raw"), ("off", "raw")]
     assert next_backprop_mode("deconv", "norm-blur") == ("guided", "raw")
-    assert [next_filter(f) for f in ("raw", "gray", "norm", "norm-blur")] == ["gray", "norm", "norm-blur", "raw"]
+    assert [next_filter(f) for f in ("raw", "gray", "norm", "norm-blur", "overlay")] == [
+        "gray", "norm", "norm-blur", "overlay", "raw"]
 
 
 # --------------------------------------------------------------------------- CLI and pipeline

@@ -335,7 +335,8 @@ def display_filter(signal: torch.Tensor, name: str) -> torch.Tensor:
 
     raw: the signal centred on grey; gray: the channel mean, centred on grey;
     norm: the L2 norm over RGB, stretched to [0, 1]; norm-blur: that norm
-    blurred (Gaussian, sigma 4) before stretching.
+    blurred (Gaussian, sigma 4) before stretching. (overlay needs the frame:
+    see overlay_on_frame.)
     """
     signal = signal.float()
     if name == "raw":
@@ -351,11 +352,31 @@ def display_filter(signal: torch.Tensor, name: str) -> torch.Tensor:
     return image[..., None].expand(*image.shape, 3)
 
 
-def backprop_image(signal: torch.Tensor, filter_name: str, size: int) -> torch.Tensor:
-    """The backprop pane: the filtered 3 x H x W signal as a size x size x 3 uint8 image, on the device."""
+def overlay_on_frame(signal: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """The blurred norm of the signal as a warm glow over the dimmed frame (H x W x 3 uint8): where
+    in the picture the unit's evidence lies. H x W x 3 floats in [0, 1]."""
+    heat = _stretched(gaussian_blur(signal.float().norm(dim=0), NORM_BLUR_SIGMA))[..., None]
+    base = frame.float() / 255.0
+    if base.shape[:2] != heat.shape[:2]:
+        base = F.interpolate(base.permute(2, 0, 1)[None], size=heat.shape[:2], mode="bilinear",
+                             align_corners=False)[0].permute(1, 2, 0)
+    glow = torch.stack((torch.ones_like(heat[..., 0]), 0.35 + 0.6 * heat[..., 0], 0.05 + 0.1 * heat[..., 0]), -1)
+    dimmed = 0.3 * base + 0.1
+    return dimmed * (1 - heat) + (0.5 * base + 0.5 * glow) * heat
+
+
+def backprop_image(signal: torch.Tensor, filter_name: str, size: int,
+                   frame: torch.Tensor | None = None) -> torch.Tensor:
+    """The backprop pane: the filtered 3 x H x W signal as a size x size x 3 uint8 image, on the device.
+    `frame` (H x W x 3 uint8, the model's input as shown) is needed by the overlay filter."""
     from deepvis.render import to_levels
 
-    image = display_filter(signal, filter_name)
+    if filter_name == "overlay":
+        if frame is None:
+            raise ValueError("the overlay filter needs the frame")
+        image = overlay_on_frame(signal, frame)
+    else:
+        image = display_filter(signal, filter_name)
     if image.shape[:2] != (size, size):
         image = F.interpolate(image.permute(2, 0, 1)[None], size=(size, size), mode="bilinear",
                               align_corners=False)[0].permute(1, 2, 0)
@@ -374,7 +395,7 @@ def next_backprop_mode(mode: str, filter_name: str) -> tuple[str, str]:
 
 
 def next_filter(filter_name: str) -> str:
-    """The `m` key: raw -> gray -> norm -> norm-blur -> raw."""
+    """The `m` key: raw -> gray -> norm -> norm-blur -> overlay -> raw."""
     index = BACKPROP_FILTERS.index(filter_name) if filter_name in BACKPROP_FILTERS else -1
     return BACKPROP_FILTERS[(index + 1) % len(BACKPROP_FILTERS)]
 

@@ -16,7 +16,7 @@ from deepvis import DeepvisError
 from deepvis.paths import DEFAULT_CONFIG, PROJECT_ROOT, user_data_dir
 
 BACKPROP_MODES = ("off", "gradient", "deconv", "guided")
-BACKPROP_FILTERS = ("raw", "gray", "norm", "norm-blur")
+BACKPROP_FILTERS = ("raw", "gray", "norm", "norm-blur", "overlay")
 COLORMAPS = ("gray", "jet", "viridis", "inferno", "magma", "hot", "bone")
 CROP_MODES = ("crop", "stretch")
 

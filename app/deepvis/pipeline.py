@@ -32,7 +32,7 @@ class ViewState:
     gamma: float = 1.0
     colormap: str = "gray"
     backprop: str = "off"  # off | gradient | deconv | guided
-    backprop_filter: str = "raw"  # raw | gray | norm | norm-blur
+    backprop_filter: str = "raw"  # raw | gray | norm | norm-blur | overlay
     backprop_origin: tuple[str, int] | None = None  # frozen (layer, unit) the backprop starts from ('d')
     backprop_in_grid: bool = False  # show the backward signal in the grid instead of activations ('a')
     pane_size: int = 224  # side of the enlarged unit and backprop images
@@ -157,18 +157,19 @@ class Pipeline:
         renderer.boost, renderer.gamma, renderer.colormap = view.boost, view.gamma, view.colormap
         in_grid = backprop is not None and view.backprop_in_grid and backprop.captured is not None
         grid, layout = renderer.render_tensor(backprop.captured if in_grid else act, selected=unit, signed=in_grid)
+        card = self.loaded.card
+        input_img = input_image(result.input, card.mean, card.std)
         backprop_img, notices = None, ()
         if backprop is not None:
             from deepvis.backprop import backprop_image, unsupported_notice
 
-            backprop_img = backprop_image(backprop.input_signal[0], view.backprop_filter, view.pane_size)
+            backprop_img = backprop_image(backprop.input_signal[0], view.backprop_filter, view.pane_size,
+                                          frame=input_img)
             new = [name for name in backprop.unsupported if name not in self._noticed]
             self._noticed.update(new)
             notices = (unsupported_notice(new),) if new else ()
         unit_img = enlarge_unit(act, unit, view.pane_size, view.colormap, view.gamma)
         unit_max = maps.float().amax(dim=(1, 2))
-        card = self.loaded.card
-        input_img = input_image(result.input, card.mean, card.std)
         t = self._tick(timings, "render", t)
         extra = () if backprop_img is None else (backprop_img,)
         grid_np, unit_np, max_np, input_np, *backprop_np = to_host(grid, unit_img, unit_max, input_img, *extra)
