@@ -11,6 +11,7 @@ import sys
 import types
 
 import cv2
+import numpy as np
 import pytest
 from PyQt6.QtWidgets import QLabel, QVBoxLayout
 
@@ -153,3 +154,42 @@ def test_snapshot_of_an_unknown_mode_says_so(tmp_path, capsys):
     assert "no such mode" in err and "live" in err and "Traceback" not in err
     assert main(["snapshot", "--out", str(tmp_path / "x.png")]) == 2
     assert "needs an INPUT" in capsys.readouterr().err
+
+
+def pane_geometries(live) -> dict[str, tuple[int, int, int, int]]:
+    from PyQt6.QtCore import QPoint
+
+    out = {}
+    for name, pane in live.panes.items():
+        corner = pane.mapTo(live.window(), QPoint(0, 0))
+        out[name] = (corner.x(), corner.y(), pane.width(), pane.height())
+    return out
+
+
+def test_panes_hold_still(shell, qtbot, tmp_path):
+    """The panes keep their geometry when the unit panel fills or empties, images load, and a long
+    status message appears."""
+    from deepvis.unitvis.store import weights_fingerprint
+
+    live = shell.live
+    qtbot.wait(300)
+    before = pane_geometries(live)
+    store = live.unit_panel.store
+    store.claim()
+    image = np.full((64, 64, 3), 120, np.uint8)
+    for i in range(9):
+        store.write_image("conv2", 1, f"patch_{i:02d}.png", image)
+    store.write_image("conv2", 1, "opt_lucid.png", image)
+    live.model.select_unit(1)  # a unit with images: the panel fills
+    qtbot.waitUntil(lambda: live.unit_panel.shown_key == ("conv2", 1) and live.unit_panel.pages.currentIndex() == 0,
+                    timeout=TIMEOUT)
+    qtbot.wait(100)
+    assert pane_geometries(live) == before
+    shell.show_message("a very long status message " * 20)
+    qtbot.wait(100)
+    assert pane_geometries(live) == before
+    live.model.select_unit(2)  # no images: the panel empties
+    qtbot.waitUntil(lambda: live.unit_panel.shown_key == ("conv2", 2), timeout=TIMEOUT)
+    qtbot.wait(100)
+    assert pane_geometries(live) == before
+    assert weights_fingerprint(live.loaded.model) == store.fingerprint
