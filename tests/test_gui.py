@@ -71,7 +71,7 @@ def make_window(qtbot, config):
 
     windows = []
 
-    def make(source, loaded=None, **kw):
+    def make(source, loaded=None, config=config, **kw):
         window = MainWindow(config, loaded or tiny_model(), source.start(), **kw)
         window.resize(1024, 700)
         window.show()
@@ -248,6 +248,7 @@ def test_a_corrupt_file_in_a_folder_is_skipped(make_window, qtbot, tmp_path):
 
 
 def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbot, video, config, monkeypatch):
+    config = config.replace(auto_unit_images=False)
     from deepvis.unitvis.store import UnitStore
 
     store = UnitStore(config.store_path, "tiny")
@@ -260,7 +261,8 @@ def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbo
 
     calls = []
 
-    def compute_unit(loaded, layer, unit, store, preset="lucid", progress=None, should_stop=None):
+    def compute_unit(loaded, layer, unit, store, preset="lucid", progress=None, should_stop=None, steps=None,
+                     size=None):
         calls.append(loaded)
         for step in range(3):
             progress(step + 1, 3)
@@ -269,7 +271,7 @@ def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbo
 
     monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand",
                         types.SimpleNamespace(compute_unit=compute_unit))
-    window = make_window(VideoSource(video))
+    window = make_window(VideoSource(video), config=config)
     panel = window.live.unit_panel
     qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 0), timeout=TIMEOUT)
     assert panel.pages.currentIndex() == 0 and len(panel.patches.images) == 9 and len(panel.optimized.images) == 1
@@ -324,3 +326,49 @@ def test_snapshot_renders_the_window(tmp_path, qtbot, monkeypatch):
     with pytest.raises(DeepvisError):
         from deepvis.gui.snapshot import parse_size
         parse_size("800by600", Config())
+
+
+def test_selecting_a_unit_without_images_computes_one_in_the_background(make_window, qtbot, video, config,
+                                                                       monkeypatch):
+    from deepvis.gui.modes import live as live_mode
+
+    rgb = np.full((32, 32, 3), 90, np.uint8)
+    started, finished = [], []
+    release = threading.Event()
+
+    def compute_unit(loaded, layer, unit, store, preset="lucid", progress=None, should_stop=None, steps=None,
+                     size=None):
+        started.append((layer, unit, steps, size, torch.get_num_threads()))
+        for step in range(steps):
+            if should_stop():
+                return store.unit_images(layer, unit)  # stopped: nothing written
+            progress(step + 1, steps)
+            if unit == 0:
+                release.wait(0.05)  # unit 0 is slow: the selection moves on before it is done
+        store.claim()
+        store.write_image(layer, unit, "opt_lucid.png", rgb)
+        finished.append(unit)
+        return store.unit_images(layer, unit)
+
+    monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand", types.SimpleNamespace(compute_unit=compute_unit))
+    window = make_window(VideoSource(video))
+    live, panel = window.live, window.live.unit_panel
+    qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT)  # unit 0 has no image: it starts by itself
+    assert started[0] == ("conv2", 0, live_mode.AUTO_STEPS, live_mode.AUTO_SIZE, 1)  # one thread: the view wins
+    qtbot.waitUntil(lambda: panel.progress.isVisible() and "conv2:0" in panel.progress.format(), timeout=TIMEOUT)
+    qtbot.keyClick(window, "l")  # moving on cancels unit 0 and starts unit 1
+    qtbot.waitUntil(lambda: finished == [1], timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 1) and panel.pages.currentIndex() == 0, timeout=TIMEOUT)
+    assert len(panel.optimized.images) == 1 and 0 not in finished
+    assert [s[1] for s in started] == [0, 1]
+    assert not panel.progress.isVisible()
+
+
+def test_auto_unit_images_can_be_turned_off(make_window, qtbot, video, config, monkeypatch):
+    calls = []
+    monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand",
+                        types.SimpleNamespace(compute_unit=lambda *a, **k: calls.append(a)))
+    window = make_window(VideoSource(video), config=config.replace(auto_unit_images=False))
+    qtbot.waitUntil(lambda: window.live.unit_panel.shown_key == ("conv2", 0), timeout=TIMEOUT)
+    qtbot.wait(300)
+    assert calls == [] and window.live.compute_task is None

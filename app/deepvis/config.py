@@ -43,6 +43,7 @@ class Config:
     backprop: str = "off"
     backprop_filter: str = "raw"
     store: str | None = None  # None: the platform's data folder (paths.user_data_dir() / "units")
+    auto_unit_images: bool = True  # compute a selected unit's optimized image when it has none
     window: WindowConfig = field(default_factory=WindowConfig)
 
     @property
@@ -88,6 +89,12 @@ def _check_str(origin, key, value, optional=False):
         return None
     if not isinstance(value, str) or not value:
         raise _fail(origin, key, f"must be a non-empty string, not {value!r}")
+    return value
+
+
+def _check_bool(origin, key, value):
+    if not isinstance(value, bool):
+        raise _fail(origin, key, f"must be true or false, not {value!r}")
     return value
 
 
@@ -143,6 +150,7 @@ def validate(raw: dict[str, Any], origin: str = "config.yaml") -> Config:
         backprop=_check_choice(origin, "backprop", values["backprop"], BACKPROP_MODES),
         backprop_filter=_check_choice(origin, "backprop_filter", values["backprop_filter"], BACKPROP_FILTERS),
         store=_check_str(origin, "store", values["store"], optional=True),
+        auto_unit_images=_check_bool(origin, "auto_unit_images", values["auto_unit_images"]),
         window=WindowConfig(
             width=_check_number(origin, "window.width", window.get("width", 1440), 320, 10000, int),
             height=_check_number(origin, "window.height", window.get("height", 900), 240, 10000, int),

@@ -69,6 +69,21 @@ class _LoadJob(QRunnable):
         self.relay.loaded.emit(self.key, images, decoded)
 
 
+def yield_to_the_live_view() -> None:
+    """Make the calling thread a background one: one CPU thread for its torch ops (no second
+    OpenMP team beside the worker's) and a lower scheduling priority, so that on a busy machine
+    the live view's worker gets the cores first."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per thread
+    except (AttributeError, OSError):
+        pass
+
+
 class ComputeTask(QThread):
     """compute_unit on a private copy of the model, with progress and a stop flag."""
 
@@ -76,22 +91,30 @@ class ComputeTask(QThread):
     finished_ok = pyqtSignal(object)
     failed = pyqtSignal(str)
 
-    def __init__(self, copy_future, layer: str, unit: int, store, parent=None):
+    def __init__(self, copy_future, layer: str, unit: int, store, parent=None, steps: int | None = None,
+                 size: int | None = None, background: bool = False):
         super().__init__(parent)
         self.copy_future, self.layer, self.unit, self.store = copy_future, layer, unit, store
+        self.steps, self.size, self.background = steps, size, background
         self._stop = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
 
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.layer, self.unit
+
     def run(self) -> None:
+        if self.background:
+            yield_to_the_live_view()
         try:
             from deepvis.unitvis.ondemand import compute_unit
 
             loaded = self.copy_future.result(timeout=60)
             result = compute_unit(loaded, self.layer, self.unit, self.store,
                                   progress=lambda step, total: self.progress.emit(int(step), int(total)),
-                                  should_stop=self._stop.is_set)
+                                  should_stop=self._stop.is_set, steps=self.steps, size=self.size)
         except ImportError:
             self.failed.emit("computing unit images is not available in this installation")
         except DeepvisError as error:

@@ -94,17 +94,21 @@ def optimize_into_store(loaded: LoadedModel, layer: Layer, units: Sequence[int] 
 
 def compute_unit(loaded: LoadedModel, layer: str, unit: int, store: UnitStore, preset: str = "lucid",
                  progress: Callable[[int, int], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> UnitImages:
-    """Optimize one unit now (the window's button and key) and store it; returns the unit's images.
+                 should_stop: Callable[[], bool] | None = None, steps: int | None = None,
+                 size: int | None = None) -> UnitImages:
+    """Optimize one unit now (the window's key, or on selection) and store it; returns its images.
 
     Runs on the given model (the window passes its own copy, so the live view
-    keeps running). When should_stop() turns true, nothing is written.
+    keeps running). When should_stop() turns true, nothing is written. `steps`
+    and `size` override the preset's steps and the model's input size.
     """
     target = loaded.find_layer(layer)
-    chosen = get_preset(preset)
-    result = optimize_units(loaded, target, [unit], chosen, progress=progress, should_stop=should_stop)
+    chosen = get_preset(preset, steps)
+    size = size or loaded.card.input_size
+    result = optimize_units(loaded, target, [unit], chosen, size=size, progress=progress,
+                            should_stop=should_stop)
     if result is not None:
         store.claim()
-        save_results(store, target, chosen, result, seed=0, size=loaded.card.input_size)
+        save_results(store, target, chosen, result, seed=0, size=size)
         store.rebuild_index(target.name, target.path)
     return store.unit_images(target.name, unit)

@@ -37,6 +37,10 @@ log = logging.getLogger("deepvis.gui")
 FILE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.mp4 *.avi *.mov *.mkv "
                "*.webm *.m4v);;All files (*)")
 PANE_NAMES = ("input", "grid", "unit", "backprop", "predictions", "unit panel")
+# A selected unit without an optimized image gets one in the background: lucid at the side the
+# unit panel shows, with steps few enough to finish within 10 s on 2 CPU cores beside the live view.
+AUTO_SIZE = 128
+AUTO_STEPS = 48
 
 
 @dataclass
@@ -79,6 +83,8 @@ class LiveMode(Mode):
         self._user_paused = self.source.paused
         self._stopped = False
         self.model_failed_message: str | None = None
+        self._pending_compute: tuple[tuple[str, int], bool] | None = None
+        self._copy = None  # (LoadedModel, Future of its private copy) for unit images
 
         self.model = LiveViewModel(config, [l.name for l in start.loaded.layers],
                                    start.layer or start.loaded.default_layer().name, start.unit)
@@ -135,6 +141,7 @@ class LiveMode(Mode):
         self.unit_trace = UnitTrace()
         self.unit_panel = UnitPanel(self.config.store_path)
         self.unit_panel.compute_requested.connect(self.compute_unit)
+        self.unit_panel.images_shown.connect(self._on_unit_images_shown)
 
         left = _column((self.input_pane, 1), (self.predictions, 0), (self.backprop_pane, 1))
         middle = _column((self.layer_bar, 0), (self.grid_pane, 1))
@@ -341,6 +348,7 @@ class LiveMode(Mode):
         if last is not None and (last.result.view.layer, last.result.view.unit) != (view.layer, view.unit):
             self.unit_pane.badge = "updating…"
         self.unit_pane.update()
+        self._cancel_background_compute(view)
         self.unit_panel.show_unit(view.layer, view.unit)
 
     def _on_display_changed(self, display: Display) -> None:
@@ -572,31 +580,84 @@ class LiveMode(Mode):
     # ------------------------------------------------------------------ unit images on demand
 
     def compute_unit(self) -> None:
-        if self.compute_task is not None and self.compute_task.isRunning():
-            self.context.show_message("a unit is already being computed")
+        """x / the panel's button: the selected unit's images with the preset's full steps, now."""
+        self._request_compute((self.view.layer, self.view.unit), background=False)
+
+    def _on_unit_images_shown(self, key) -> None:
+        """A unit without an optimized image gets one computed in the background (auto_unit_images)."""
+        panel = self.unit_panel
+        if not self.config.auto_unit_images or key != (self.view.layer, self.view.unit) or panel.store is None:
             return
-        store = self.unit_panel.store
-        if store is None:
+        if panel.shown_key == key and panel.current_images is not None and panel.current_images.optimized:
+            return
+        self._request_compute(key, background=True)
+
+    def _request_compute(self, key: tuple[str, int], background: bool) -> None:
+        """One compute at a time on the model copy: a new request stops an unfinished other one and
+        starts when it has stopped."""
+        if self.unit_panel.store is None:
             self.context.show_message(self.unit_panel.store_error or "no unit store")
             return
-        layer, unit = self.view.layer, self.view.unit
-        task = ComputeTask(self.worker.request_model_copy(), layer, unit, store, self)
-        task.progress.connect(lambda step, total: self.unit_panel.show_progress(step, total, f"{layer}:{unit}  {step}/{total}"))
+        task = self.compute_task
+        if task is not None and task.isRunning():
+            if task.key == key and (background or not task.background):
+                return  # already on its way
+            if not background and not task.background:
+                self.context.show_message("a unit is already being computed")
+                return
+            task.stop()
+        self._pending_compute = (key, background)
+        if task is None or not task.isRunning():
+            self._start_pending_compute()
+
+    def _start_pending_compute(self) -> None:
+        if self._pending_compute is None or self._stopped:
+            return
+        (layer, unit), background = self._pending_compute
+        self._pending_compute = None
+        if background and (layer, unit) != (self.view.layer, self.view.unit):
+            return  # the selection moved on meanwhile
+        steps, size = (AUTO_STEPS, AUTO_SIZE) if background else (None, None)
+        task = ComputeTask(self._model_copy(), layer, unit, self.unit_panel.store, self, steps=steps, size=size,
+                           background=background)
+        label = f"{layer}:{unit}" + (" (in the background)" if background else "")
+        task.progress.connect(lambda step, total: self._show_compute_progress(task, step, total, label))
         task.finished_ok.connect(lambda _images: self._on_unit_computed(layer, unit))
         task.failed.connect(self._on_unit_failed)
+        task.finished.connect(self._on_compute_finished)
         self.compute_task = task
-        self.unit_panel.show_progress(0, 1, f"{layer}:{unit}  preparing…")
-        self.context.show_message(f"computing the images of {layer}:{unit} in the background")
+        self.unit_panel.show_progress(0, 1, f"{label}  preparing…")
+        if not background:
+            self.context.show_message(f"computing the images of {layer}:{unit} in the background")
         task.start()
 
-    def _on_unit_computed(self, layer: str, unit: int) -> None:
+    def _model_copy(self):
+        """A private copy of the running model for unit images, made once per model (between frames)."""
+        if self._copy is None or self._copy[0] is not self.loaded:
+            self._copy = (self.loaded, self.worker.request_model_copy())
+        return self._copy[1]
+
+    def _show_compute_progress(self, task: ComputeTask, step: int, total: int, label: str) -> None:
+        if task is self.compute_task and not task._stop.is_set():
+            self.unit_panel.show_progress(step, total, f"{label}  {step}/{total}")
+
+    def _on_compute_finished(self) -> None:
         self.unit_panel.hide_progress()
+        self._start_pending_compute()
+
+    def _on_unit_computed(self, layer: str, unit: int) -> None:
         self.unit_panel.refresh()
         self.context.show_message(f"images of {layer}:{unit} computed")
 
     def _on_unit_failed(self, message: str) -> None:
-        self.unit_panel.hide_progress()
         self.context.show_message(message)
+
+    def _cancel_background_compute(self, view: ViewState) -> None:
+        """The selection moved: an unfinished background compute of another unit stops."""
+        task = self.compute_task
+        if task is not None and task.isRunning() and task.background and task.key != (view.layer, view.unit):
+            task.stop()
+            self.unit_panel.hide_progress()
 
     # ------------------------------------------------------------------ panes and layout
 
