@@ -214,25 +214,135 @@ def test_a_one_hot_variable_counts_once_and_top_rows_excite_most(tmp_path):
 # --------------------------------------------------------------------------- commands
 
 
-def test_train_then_explain_write_their_files(tmp_path, capsys):
-    from deepvis.cli import main
+def tabular(argv: list[str]) -> int:
+    """`deepvis tabular ...` through the command's own parser and runner (the CLI's wiring is
+    tested above), with a DeepvisError as the CLI turns it: exit status 2."""
+    import argparse
 
+    from deepvis.tabular import command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    try:
+        return command.run(parser.parse_args(argv[1:]))
+    except DeepvisError as error:
+        print(f"deepvis: error: {error}", file=__import__("sys").stderr)
+        return 2
+
+
+def test_train_then_explain_write_their_files(tmp_path, capsys):
+    main = tabular
     model_dir, out = tmp_path / "model", tmp_path / "explained"
-    assert main(["tabular", "train", "--data", "wine", "--epochs", "30", "--hidden", "16", "8", "--quiet",
+    assert main(["tabular", "train", "--data", "wine", "--epochs", "30", "--hidden", "6", "4", "--quiet",
                  "--out", str(model_dir)]) == 0
     meta = json.loads((model_dir / "model.json").read_text())
-    assert meta["sizes"] == [13, 16, 8, 3] and meta["activation"] == "softplus"
+    assert meta["sizes"] == [13, 6, 4, 3] and meta["activation"] == "softplus"
     assert meta["groups"]["alcohol"] == [0] and len(meta["variables"]) == 13
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    assert metrics["test_accuracy"] > 0.85
+    assert metrics["test_accuracy"] > 0.8
     assert main(["tabular", "explain", str(model_dir), "--layer", "h1", "--top-k", "4", "--out", str(out)]) == 0
     report = json.loads((out / "neurons.json").read_text())
-    assert report["layer"] == "h1" and len(report["neurons"]) == 16
+    assert report["layer"] == "h1" and len(report["neurons"]) == 6
     neuron = report["neurons"][0]
     assert neuron["index"] == 0 and len(neuron["attributions"]) == 13 and len(neuron["top_rows"]) == 4
     assert set(neuron["top_rows"][0]["values"]) == set(report["variables"]) | {"class"}
     assert report["completeness_error"] < 0.01
     assert (out / "neurons.png").stat().st_size > 20000
-    assert open_trained(model_dir).model.sizes == [13, 16, 8, 3]
+    assert open_trained(model_dir).model.sizes == [13, 6, 4, 3]
     assert main(["tabular", "explain", str(model_dir), "--layer", "h7"]) == 2
     assert "no such layer" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the mode
+
+
+@pytest.fixture
+def mode(qtbot):
+    from deepvis.config import Config
+    from deepvis.gui.modes.base import ModeContext
+    from deepvis.gui.modes.tabular import TabularMode
+
+    hints = []
+    context = ModeContext(Config(), lambda text: None, hints.append, lambda name: None, lambda name: None)
+    widget = TabularMode(context)
+    widget.hints = hints
+    widget.epochs_box.setValue(25)
+    widget.resize(1200, 800)
+    widget.show()
+    qtbot.addWidget(widget)
+    yield widget
+    widget.shutdown()
+
+
+def neuron_point(widget, layer: int, neuron: int):
+    """Where a neuron is drawn, in the network view's viewport coordinates."""
+    from PyQt6.QtCore import QPointF
+
+    net = widget.network
+    scene = net.getViewBox().mapViewToScene(QPointF(layer + 1, float(net.positions[layer + 1][neuron])))
+    return net.mapFromScene(scene)
+
+
+def test_the_mode_trains_then_a_click_shows_a_neuron_and_a_row_colours_the_network(mode, qtbot):
+    from PyQt6.QtCore import Qt
+
+    progress = []
+    mode.progress.connect(lambda done, total: progress.append((done, total)))
+    assert not mode.ready()
+    mode.activate()  # trains the default table at once
+    qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
+    result = mode.result
+    assert result.table.name == "wine" and result.sizes == [13, 16, 8, 3]
+    assert any(total == 25 and done > 0 for done, total in progress) and progress[-1] == (0, -1)
+    assert mode.worker.isRunning() and mode.bars.order  # a neuron is shown at once
+
+    mode.network.repaint()
+    qtbot.mouseClick(mode.network.viewport(), Qt.MouseButton.LeftButton, pos=neuron_point(mode, 1, 5))
+    qtbot.waitUntil(lambda: (mode.layer, mode.neuron) == (1, 5), timeout=3000)
+    summary = result.layers[1]
+    assert "h2[5]" in mode.neuron_title.text()
+    assert sorted(mode.bars.order) == sorted(result.table.variables)
+    top = [int(mode.top_table.item(i, 1).text()) for i in range(mode.top_table.rowCount())]
+    assert top == np.argsort(-summary.values[:, 5], kind="stable")[:len(top)].tolist() or \
+        np.allclose(np.sort(summary.values[top, 5])[::-1], np.sort(summary.values[:, 5])[::-1][:len(top)])
+
+    mode.rows_view.selectRow(7)
+    qtbot.waitUntil(lambda: mode.row == 7, timeout=3000)
+    colours = mode.network._colors
+    assert [len(c) for c in colours] == [13, 16, 8, 3]
+    high = int(np.argmax(summary.values[:, 5]))
+    mode.select_row(high)  # the row that excites h2[5] most gives it the top colour
+    assert tuple(mode.network._colors[2][5]) == (255, 170, 0)
+    mode.set_row_bars(True)
+    assert "row" in mode.neuron_title.text()
+    assert mode.handle_key("Down") and mode.neuron == 6
+    assert mode.handle_key("Right") and mode.layer == 2
+    assert "wine" in mode.status_text()
+
+
+def test_the_mode_pauses_training_while_hidden(mode, qtbot):
+    mode._started = True  # no automatic training on activate
+    mode.activate()
+    mode.epochs_box.setValue(5000)
+    mode.train()
+    qtbot.waitUntil(lambda: len(mode.history) > 2, timeout=TIMEOUT)
+    mode.deactivate()
+    qtbot.wait(200)
+    count = len(mode.history)
+    qtbot.wait(300)
+    assert len(mode.history) <= count + 1 and mode.training
+    mode.activate()
+    qtbot.waitUntil(lambda: len(mode.history) > count + 3, timeout=TIMEOUT)
+    mode.stop_training()
+    qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
+    assert mode.result.stopped == "stopped" and mode.result.progress.epoch < 5000
+
+
+def test_a_bad_csv_in_the_mode_is_one_message(mode, qtbot, tmp_path):
+    messages = []
+    mode.message.connect(messages.append)
+    mode._started = True
+    mode.activate()
+    mode.use_csv(str(write(tmp_path, MIXED)), "nope")
+    qtbot.waitUntil(lambda: bool(messages) and "no such column" in messages[-1], timeout=TIMEOUT)
+    assert not mode.training and mode.result is None

@@ -314,3 +314,39 @@ def explain_layer(trained: TrainedTable, layer: str | int | None = None, method:
     if method == "ig":
         out["completeness_error"] = attribution.completeness_error()
     return out
+
+
+@dataclass
+class LayerSummary:
+    """One layer as the Tabular mode shows it: every row's attributions and values, the test
+    mean, each neuron's rank and its top rows (numpy only: it crosses to the GUI thread)."""
+
+    name: str
+    variables: list[str]
+    per_row: np.ndarray  # rows x neurons x variables, every row of the table
+    mean: np.ndarray  # neurons x variables, the signed mean over the test rows
+    values: np.ndarray  # rows x neurons
+    baseline_values: np.ndarray  # neurons
+    influence: np.ndarray  # neurons
+    top_rows: np.ndarray  # neurons x k row indices, highest value first
+    completeness_error: float | None
+
+
+def summarize_layers(trained: TrainedTable, method: str = "ig", steps: int = DEFAULT_STEPS, k: int = 9,
+                     baseline: str = "low") -> list[LayerSummary]:
+    """Every layer, every row: what the Tabular mode draws, computed once after training."""
+    out = []
+    test = trained.test_rows
+    for index, name in enumerate(trained.model.layer_names):
+        result = attribute_layer(trained.model, index, trained.x, trained.baseline(baseline), trained.groups,
+                                 method, steps)
+        test_values = result.values[test]
+        top, _ = top_rows(trained.model, index, trained.x, k)
+        complete = None
+        if method == "ig":
+            complete = LayerAttribution(name, method, steps, result.variables, result.per_row[test], test_values,
+                                        result.baseline_values).completeness_error()
+        out.append(LayerSummary(name, result.variables, result.per_row, result.per_row[test].mean(0), result.values,
+                                result.baseline_values, neuron_influence(trained.model, index, test_values), top,
+                                complete))
+    return out

@@ -42,16 +42,19 @@ class TabularMLP(nn.Module):
         return [f"h{i + 1}" for i in range(len(self.linears) - 1)] + ["out"]
 
     def layer_index(self, layer: str | int | None) -> int:
-        """A layer's position from its name (h1, out) or number (1-based, as in h1); None: h1."""
+        """A layer's position: from its name (h1, out), its number as typed ("1" is h1), an index
+        (0 is h1), or None (h1)."""
         names = self.layer_names
         if layer is None:
             return 0
-        if isinstance(layer, int) or str(layer).isdigit():
+        if isinstance(layer, int):
+            index = layer
+        elif layer.isdigit():
             index = int(layer) - 1
-            if 0 <= index < len(names):
-                return index
-        elif layer in names:
-            return names.index(layer)
+        else:
+            index = names.index(layer) if layer in names else -1
+        if 0 <= index < len(names):
+            return index
         raise DeepvisError(f"--layer {layer}: no such layer (layers: {', '.join(names)})")
 
     def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
