@@ -96,7 +96,7 @@ def run_explain(args) -> int:
     for j in report["most_important"][:3]:
         neuron = report["neurons"][j]
         top = sorted(neuron["attributions"].items(), key=lambda kv: -abs(kv[1]))[:4]
-        print(f"  neuron {j} (rank {neuron['rank'] + 1}): " + ", ".join(f"{k} {v:+.3f}" for k, v in top))
+        print(f"  neuron {j} (rank {neuron['rank']}): " + ", ".join(f"{k} {v:+.3f}" for k, v in top))
     print(f"wrote {out}/: neurons.json neurons.png")
     return 0
 

@@ -297,7 +297,7 @@ def explain_layer(trained: TrainedTable, layer: str | int | None = None, method:
             "value_mean": float(attribution.values[:, j].mean()),
             "baseline_value": float(attribution.baseline_values[j]),
             "influence": float(influence[j]),
-            "rank": int(rank[j]),
+            "rank": int(rank[j]) + 1,  # 1: the most influential neuron of the layer
             "top_rows": rows,
         })
     out = {

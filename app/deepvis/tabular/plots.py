@@ -34,7 +34,7 @@ def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
         limit = max(float(np.abs(values).max()), 1e-9) * 1.1
         ax.set_xlim(-limit, limit)
         ax.axvline(0, color="#444444", lw=0.6)
-        ax.set_title(f"{report['layer']}[{neuron['index']}]  rank {neuron['rank'] + 1}", fontsize=9)
+        ax.set_title(f"{report['layer']}[{neuron['index']}]  rank {neuron['rank']}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="x", color="#dddddd", lw=0.5)

@@ -19,7 +19,7 @@ import torch
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, QThread, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QFont
 from PyQt6.QtWidgets import (
-    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
+    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
     QMenu, QMenuBar, QPushButton, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
@@ -236,6 +236,12 @@ class NetworkView(pg.PlotWidget):
         self.nodes.setZValue(10)
         self.nodes.sigClicked.connect(self._on_click)
         self.nodes.sigHovered.connect(self._on_hover)
+        self.weights: list[np.ndarray] = []
+        # the selected neuron's own links, brighter, over the others (positive, negative)
+        self.focus = [pg.PlotCurveItem(connect="pairs", antialias=True) for _ in range(2)]
+        for item in self.focus:
+            item.setZValue(5)
+            self.addItem(item)
         self.ring = pg.ScatterPlotItem(size=22, brush=None, pen=pg.mkPen(ACCENT, width=2.5))
         self.ring.setZValue(11)
         self.addItem(self.nodes)
@@ -282,6 +288,7 @@ class NetworkView(pg.PlotWidget):
         """Links: one curve item per sign and width class (8 items, however many links)."""
         if [w.shape for w in weights] != [(b, a) for a, b in zip(self.sizes[:-1], self.sizes[1:])]:
             return
+        self.weights = weights
         xs, ys, strength, sign = [], [], [], []
         for layer, w in enumerate(weights):
             scale = float(np.abs(w).max()) or 1.0
@@ -299,6 +306,7 @@ class NetworkView(pg.PlotWidget):
             color = QColor(POSITIVE if positive else NEGATIVE)
             color.setAlpha(45 + 60 * level)
             curve.setData(xs[chosen], ys[chosen], pen=pg.mkPen(color, width=0.6 + 1.1 * level))
+        self._draw_focus()
 
     def set_values(self, colors: list[np.ndarray] | None) -> None:
         """Node colours (RGB rows per column, input first), or None for plain nodes."""
@@ -309,8 +317,29 @@ class NetworkView(pg.PlotWidget):
         self.selected = None if layer is None else (layer, neuron)
         if self.selected is None or not self.sizes:
             self.ring.setData([], [])
+        else:
+            self.ring.setData([layer + 1], [self.positions[layer + 1][neuron]])
+        self._draw_focus()
+
+    def _draw_focus(self) -> None:
+        """The selected neuron's incoming and outgoing links, white over the others."""
+        if self.selected is None or not self.weights:
+            for item in self.focus:
+                item.setData([], [])
             return
-        self.ring.setData([layer + 1], [self.positions[layer + 1][neuron]])
+        layer, j = self.selected
+        column = layer + 1
+        here = self.positions[column][j]
+        links = [(column - 1, y, column, here, w) for y, w in zip(self.positions[column - 1], self.weights[layer][j])]
+        if layer + 1 < len(self.weights):
+            links += [(column, here, column + 1, y, w)
+                      for y, w in zip(self.positions[column + 1], self.weights[layer + 1][:, j])]
+        for item, positive, color in ((self.focus[0], True, QColor(150, 195, 255)),
+                                      (self.focus[1], False, QColor(255, 150, 140))):
+            chosen = [l for l in links if (l[4] >= 0) == positive]
+            x = np.array([[a, c] for a, _, c, _, _ in chosen], float).ravel()
+            y = np.array([[b, d] for _, b, _, d, _ in chosen], float).ravel()
+            item.setData(x, y, pen=pg.mkPen(color, width=1.8))
 
     def _draw_nodes(self) -> None:
         spots = []
@@ -520,7 +549,14 @@ class TabularMode(Mode):
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
         upper_layout.setContentsMargins(0, 0, 0, 0)
-        upper_layout.addWidget(_section("WHAT DRIVES THE NEURON · blue raises it, red lowers it"))
+        self.row_bars_box = QCheckBox("bars for the selected row")
+        self.row_bars_box.setToolTip("off: the mean over the test rows; on: the selected row's own attributions, "
+                                     "which sum to the neuron's value minus its value at the low row")
+        self.row_bars_box.toggled.connect(self.set_row_bars)
+        heading = QHBoxLayout()
+        heading.addWidget(_section("WHAT DRIVES THE NEURON · blue raises it, red lowers it"), 1)
+        heading.addWidget(self.row_bars_box)
+        upper_layout.addLayout(heading)
         upper_layout.addWidget(self.neuron_title)
         upper_layout.addWidget(self.bars, 1)
         lower = QWidget()
@@ -708,9 +744,11 @@ class TabularMode(Mode):
             self.open_csv_dialog()
 
     def set_row_bars(self, on: bool) -> None:
+        """The bars show the selected row's attributions (on) or the test rows' mean (off)."""
         self.show_row_bars = bool(on)
-        if hasattr(self, "row_bars_action") and self.row_bars_action.isChecked() != self.show_row_bars:
-            self.row_bars_action.setChecked(self.show_row_bars)
+        for toggle in (self.row_bars_box, getattr(self, "row_bars_action", None)):
+            if toggle is not None and toggle.isChecked() != self.show_row_bars:
+                toggle.setChecked(self.show_row_bars)
         self._show_neuron()
 
     def select_neuron(self, layer: int, neuron: int) -> None:
@@ -826,15 +864,16 @@ class TabularMode(Mode):
         rank = int((summary.influence > summary.influence[j]).sum()) + 1
         method = {"ig": "integrated gradients", "grad-x-input": "gradient × input", "ablation": "ablation"}[r.method]
         if self.show_row_bars and self.row is not None:
-            values, over = summary.per_row[self.row, j], f"row {self.row}"
+            values = summary.per_row[self.row, j]
+            over = (f"row {self.row}, summing to {values.sum():.3f} = {summary.values[self.row, j]:.3f} − "
+                    f"{summary.baseline_values[j]:.3f} (its value − its value at the low row)")
         else:
             values, over = summary.mean[j], f"mean over {len(r.test_rows)} test rows"
         self.bars.set_bars(summary.variables, values)
         value = f" · value for row {self.row}: {summary.values[self.row, j]:.3f}" if self.row is not None else ""
         self.neuron_title.setText(
             f"<b>{summary.name}[{j}]</b> · rank {rank} of {len(summary.influence)} by influence{value}<br>"
-            f"<span style='color:#8c919b'>{method} from a low row (numbers at their 5th percentile), "
-            f"{over}</span>")
+            f"<span style='color:#8c919b'>{method} from the low row (5th percentiles), {over}</span>")
         self._fill_top_rows(summary, j)
 
     def _fill_top_rows(self, summary: LayerSummary, j: int) -> None:
