@@ -12,30 +12,32 @@ NEGATIVE = "#c8372d"
 
 
 def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
-    """A grid of horizontal bar charts from explain_layer's report, one per neuron, variables in
-    the table's order (the same rows in every chart), each chart on its own symmetric scale."""
+    """A grid of horizontal bar charts from explain_layer's report, one per neuron, most influential
+    first; variables in the table's order and one symmetric scale in every chart, so charts compare."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never a window
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     variables = report["variables"]
-    neurons = report["neurons"]
+    neurons = sorted(report["neurons"], key=lambda n: n["rank"])
+    limit = max(abs(v) for n in neurons for v in n["attributions"].values()) * 1.1 or 1.0
     columns = min(columns, len(neurons))
     rows = math.ceil(len(neurons) / columns)
     height = 0.9 + 0.17 * len(variables)
     label_width = 0.075 * max(len(v) for v in variables) + 0.4
     fig, axes = plt.subplots(rows, columns, figsize=(label_width + 2.6 * columns, 0.5 + height * rows),
-                             squeeze=False, sharey=True)
+                             squeeze=False, sharex=True, sharey=True)
     y = np.arange(len(variables))
     for ax, neuron in zip(axes.flat, neurons):
         values = np.array([neuron["attributions"][v] for v in variables])
         ax.barh(y, values, color=np.where(values >= 0, POSITIVE, NEGATIVE), height=0.75)
-        limit = max(float(np.abs(values).max()), 1e-9) * 1.1
         ax.set_xlim(-limit, limit)
+        ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
         ax.axvline(0, color="#444444", lw=0.6)
         ax.set_title(f"{report['layer']}[{neuron['index']}]  rank {neuron['rank']}", fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="x", labelsize=7, labelbottom=True)
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="x", color="#dddddd", lw=0.5)
         ax.set_axisbelow(True)
@@ -45,10 +47,10 @@ def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
     axes[0, 0].invert_yaxis()
     method = {"ig": f"integrated gradients ({report['steps']} steps)", "grad-x-input": "gradient x input",
               "ablation": "ablation"}[report["method"]]
-    fig.suptitle(f"{report['table']}: what drives each neuron of {report['layer']} — {method} from the "
-                 f"{report['baseline']} baseline, mean over {report['rows_averaged']} test rows "
-                 "(blue raises the neuron, red lowers it)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.suptitle(f"{report['table']}: what drives each neuron of {report['layer']}, most influential first\n"
+                 f"{method} from the {report['baseline']} baseline, mean over {report['rows_averaged']} test rows; "
+                 "blue raises the neuron, red lowers it", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
