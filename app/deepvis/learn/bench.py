@@ -1,7 +1,9 @@
 """`deepvis learn --bench`: training steps/s alone and with every view computed at 30/s.
 
 Both are measured in the same run, in alternating slices, so that a machine busy with
-something else slows both alike; the ratio is the price of watching.
+something else slows both alike; the ratio is the price of watching. Rates per CPU-second
+of the training thread are given too: they do not fall when other processes share the cores
+(cpu_share says how much of the wall time the thread got).
 """
 
 from __future__ import annotations
@@ -20,19 +22,23 @@ def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_
     live.view_interval = 1.0 / view_rate
     live.run_for(0.3, with_views=True)  # warm-up: first calls allocate
     device = live.trainer.device
-    totals = {False: {"seconds": 0.0, "steps": 0}, True: {"seconds": 0.0, "steps": 0}}
+    totals = {False: {"seconds": 0.0, "cpu_seconds": 0.0, "steps": 0},
+              True: {"seconds": 0.0, "cpu_seconds": 0.0, "steps": 0}}
     updates = view_ms = 0.0
     for i in range(SLICES * 2):
         with_views = i % 2 == 1
         part = live.run_for(seconds / (SLICES * 2), with_views)
         sync_device(device)
         totals[with_views]["seconds"] += part["seconds"]
+        totals[with_views]["cpu_seconds"] += part["cpu_seconds"]
         totals[with_views]["steps"] += part["steps"]
         if with_views:
             updates += part["view_updates_per_s"] * part["seconds"]
             view_ms += part["view_ms"] * part["view_updates_per_s"] * part["seconds"]
     alone = totals[False]["steps"] / totals[False]["seconds"]
     watched = totals[True]["steps"] / totals[True]["seconds"]
+    alone_cpu = totals[False]["steps"] / max(totals[False]["cpu_seconds"], 1e-9)
+    watched_cpu = totals[True]["steps"] / max(totals[True]["cpu_seconds"], 1e-9)
     trainer = live.trainer
     return {
         "network": trainer.spec.describe(),
@@ -46,6 +52,10 @@ def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_
         "train_steps_per_s": round(alone, 1),
         "with_views_steps_per_s": round(watched, 1),
         "ratio": round(watched / alone, 3),
+        "train_steps_per_cpu_s": round(alone_cpu, 1),
+        "with_views_steps_per_cpu_s": round(watched_cpu, 1),
+        "cpu_share": round((totals[False]["cpu_seconds"] + totals[True]["cpu_seconds"])
+                           / (totals[False]["seconds"] + totals[True]["seconds"]), 2),
         "view_updates_per_s": round(updates / totals[True]["seconds"], 1),
         "view_ms": round(view_ms / updates, 2) if updates else None,
         "seconds": round(totals[False]["seconds"] + totals[True]["seconds"], 1),

@@ -74,11 +74,9 @@ def settings_from(args):
 
 
 def run(args, config) -> int:
-    import torch
-
     from deepvis.device import pick_device
     from deepvis.learn.data import make_dataset
-    from deepvis.learn.loop import LiveTraining
+    from deepvis.learn.loop import LiveTraining, prepare_thread
     from deepvis.learn.trainer import Trainer
     from deepvis.learn.views import ViewComputer
 
@@ -88,7 +86,7 @@ def run(args, config) -> int:
         raise DeepvisError("--steps and --frames must not be negative, and --grid must be at least 8")
     data, spec, train = settings_from(args)
     device = pick_device(config.device)
-    torch.set_num_threads(1)  # tensors of a few hundred numbers: more threads only add overhead
+    prepare_thread()
     dataset = make_dataset(data)
     trainer = Trainer(dataset, spec, train, device)
     if args.bench:

@@ -26,7 +26,7 @@ class NetworkSpec:
 
     hidden: tuple[int, ...] = (3, 3)
     activations: tuple[str, ...] = ("sigmoid",)
-    init: str = "xavier"
+    init: str = "normal"
 
     def __post_init__(self) -> None:
         if any(not 1 <= width <= MAX_WIDTH for width in self.hidden):

@@ -1,14 +1,17 @@
 """Every snapshot of a run, so that any earlier moment can be shown again.
 
-A long run would keep growing: past `limit` snapshots every other old one is dropped
-(the first and the newest stay), so the timeline still spans the whole run at half the
-density. The trainer's thread appends while the GUI reads: a lock guards the list.
+A long run would keep growing: past `limit` snapshots every other one is dropped and
+from then on only every other new one is kept (the newest always stays), so the timeline
+spans the whole run at an even, halved density. The trainer's thread appends while the
+GUI reads: a lock guards the lists.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
+
+import numpy as np
 
 from deepvis.learn.trainer import Snapshot
 
@@ -19,23 +22,46 @@ class Timeline:
     def __init__(self, limit: int = LIMIT):
         self.limit = max(limit, 4)
         self._snapshots: list[Snapshot] = []
+        self._numbers: list[int] = []  # each snapshot's place in the sequence appended
+        self._count = 0
+        self._stride = 1
         self._lock = threading.Lock()
 
     def append(self, snapshot: Snapshot) -> None:
-        """Add a snapshot; one of an already recorded step replaces it."""
+        """Add the newest snapshot; one at or before the newest step (a rewind) replaces what it overtakes."""
         with self._lock:
-            if self._snapshots and self._snapshots[-1].step >= snapshot.step:
-                # A rewind (NaN) or a repeated measure: the newer moment replaces what it overtakes.
-                while self._snapshots and self._snapshots[-1].step >= snapshot.step:
-                    self._snapshots.pop()
+            while self._snapshots and self._snapshots[-1].step >= snapshot.step:
+                self._snapshots.pop()
+                self._numbers.pop()
+            if self._numbers and self._numbers[-1] % self._stride:
+                self._snapshots.pop()  # the previous newest was only kept for being the newest
+                self._numbers.pop()
             self._snapshots.append(snapshot)
+            self._numbers.append(self._count)
+            self._count += 1
             if len(self._snapshots) > self.limit:
-                kept = self._snapshots[:-1:2] + self._snapshots[-1:]
-                self._snapshots = kept
+                self._stride *= 2
+                keep = [i for i, n in enumerate(self._numbers) if n % self._stride == 0]
+                if keep[-1] != len(self._numbers) - 1:
+                    keep.append(len(self._numbers) - 1)
+                self._snapshots = [self._snapshots[i] for i in keep]
+                self._numbers = [self._numbers[i] for i in keep]
+
+    def truncate(self, index: int) -> None:
+        """Drop every snapshot after `index` (to train on from an earlier moment)."""
+        with self._lock:
+            del self._snapshots[index + 1:]
+            del self._numbers[index + 1:]
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """step, train_loss, test_loss, train_accuracy, test_accuracy as arrays, for plotting."""
+        snapshots = self.snapshots()
+        return {key: np.array([getattr(s, key) for s in snapshots], dtype=np.float64)
+                for key in ("step", "train_loss", "test_loss", "train_accuracy", "test_accuracy")}
 
     def clear(self) -> None:
         with self._lock:
-            self._snapshots = []
+            self._snapshots, self._numbers, self._count, self._stride = [], [], 0, 1
 
     def __len__(self) -> int:
         return len(self._snapshots)

@@ -10,6 +10,7 @@ import importlib
 
 MODES: tuple[tuple[str, str, str, str], ...] = (
     ("live", "Live", "deepvis.gui.modes.live", "LiveMode"),
+    ("learn", "Learn", "deepvis.gui.modes.learn", "LearnMode"),
     ("digits", "Digits", "deepvis.gui.modes.digits", "DigitsMode"),
     ("tabular", "Tabular", "deepvis.gui.modes.tabular", "TabularMode"),
     ("weights", "Weights", "deepvis.gui.modes.weights", "WeightsMode"),

@@ -1,0 +1,80 @@
+"""Render the Learn mode's OpenGL views under a real X display and check the pixels.
+
+Run by tests/test_learn.py with QT_QPA_PLATFORM=xcb and DISPLAY set to an Xvfb it started
+(pytest-qt's own QApplication is offscreen, where OpenGL cannot render). Writes PNGs of
+what it grabbed to the folder given and exits 1 with a reason when a view is blank.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def not_blank(rgb: np.ndarray, background: tuple[int, int, int]) -> tuple[bool, float]:
+    """True when a real share of the pixels differ from the background (and not all alike)."""
+    differs = np.abs(rgb.astype(int) - np.array(background)).sum(2) > 30
+    share = float(differs.mean())
+    return share > 0.01 and rgb.std() > 5, share
+
+
+def main(out: Path) -> int:
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    import cv2
+
+    import time
+
+    from deepvis.config import Config
+    from deepvis.learn.data import DataSettings
+    from deepvis.learn.network import NetworkSpec
+    from deepvis.gui.learn_views3d import opengl_problem
+    from deepvis.gui.learn_worker import LearnSetup
+    from deepvis.gui.main_window import MainWindow
+    from deepvis.gui.theme import PANEL
+
+    report: dict = {"platform": app.platformName(), "opengl_problem": opengl_problem()}
+    background = (PANEL.red(), PANEL.green(), PANEL.blue())
+    failures = []
+
+    # The whole mode, as the window hosts it (pyqtgraph.opengl shares its shader programs
+    # between the GL widgets of one window): it must pick the GL views and draw in them.
+    setup = LearnSetup(DataSettings(points=160), NetworkSpec())
+    window = MainWindow(Config().replace(device="cpu"), mode="learn", options={"learn": setup})
+    window.resize(1280, 800)
+    window.show()
+    mode = window.current
+    deadline = time.perf_counter() + 60
+    while (mode.frame is None or mode.frame.views.step < 200) and time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    mode.set_playing(False)
+    for _ in range(20):
+        app.processEvents()
+        time.sleep(0.01)
+    report["step"] = mode.frame.views.step if mode.frame else None
+    report["software"] = [mode.scene.software, mode.surface.software]
+    if mode.scene.software or mode.surface.software:
+        failures.append("the Learn mode chose the software views although OpenGL is available")
+    else:
+        for name, view in (("stage", mode.scene), ("surface", mode.surface)):
+            image = view.grab_rgb()
+            cv2.imwrite(str(out / f"gl_{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            ok, share = not_blank(image, background)
+            report[f"{name}_share"] = round(share, 4)
+            if not ok:
+                failures.append(f"the GL {name} view is blank ({share:.1%} of its pixels differ from the background)")
+    window.save_screenshot(out / "gl_window.png")
+    window.shutdown()
+    window.close()
+    report["failures"] = failures
+    print(json.dumps(report))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(Path(sys.argv[1])))

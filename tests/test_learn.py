@@ -1,0 +1,446 @@
+"""Learn: the 2-D data sets and CSV errors, the hand-written backward against autograd, the
+trainer (seeded, NaN), probes, views, the timeline, `deepvis learn`, the mode offscreen, and
+the OpenGL views under a virtual display."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from deepvis import DeepvisError
+from deepvis.learn.data import DATASETS, DataSettings, make_dataset
+from deepvis.learn.network import ACTIVATIONS, Network, NetworkSpec
+from deepvis.learn.probe import fit_probes
+from deepvis.learn.timeline import Timeline
+from deepvis.learn.trainer import Trainer, TrainSettings
+from deepvis.learn.views import ViewComputer, plane_polygon
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+TIMEOUT = 20000  # ms
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_every_data_set_is_seeded_two_class_and_in_the_square(name):
+    a = make_dataset(DataSettings(name, points=200, seed=3))
+    b = make_dataset(DataSettings(name, points=200, seed=3))
+    c = make_dataset(DataSettings(name, points=200, seed=4))
+    assert np.array_equal(a.x_train, b.x_train) and not np.array_equal(a.x_train, c.x_train)
+    assert len(a.y_train) + len(a.y_test) == 200 and len(a.y_test) == 60
+    for x, y in ((a.x_train, a.y_train), (a.x_test, a.y_test)):
+        assert x.dtype == np.float32 and x.shape[1] == 2 and np.abs(x).max() <= 1
+        assert set(np.unique(y)) == {0.0, 1.0}
+
+
+def test_quadrants_follow_the_sign_rule_with_few_points_near_the_centre():
+    data = make_dataset(DataSettings("quadrants", points=2000))
+    x = np.concatenate([data.x_train, data.x_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    assert np.array_equal(y, (np.sign(x[:, 0]) == np.sign(x[:, 1])).astype(np.float32))
+    near = (np.hypot(x[:, 0], x[:, 1]) < 0.25).mean()
+    assert near < 0.25 * np.pi * 0.25 ** 2 / 4  # a uniform square would put 4.9% there
+    noisy = make_dataset(DataSettings("quadrants", points=2000, noise=0.3))
+    rule = (np.sign(noisy.x_train[:, 0]) == np.sign(noisy.x_train[:, 1]))
+    assert 0.6 < (rule == noisy.y_train).mean() < 0.99  # noise moves points, not labels
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_a_csv_with_named_columns_is_rescaled_to_the_square(tmp_path):
+    rows = "\n".join(f"{i},{i * 10},{i % 2},x" for i in range(20))
+    path = write(tmp_path / "mine.csv", "a,b,cls,note\n" + rows + "\n\n")
+    data = make_dataset(DataSettings(str(path), columns=("a", "b"), label="cls"))
+    x = np.concatenate([data.x_train, data.x_test])
+    assert data.name == "mine.csv" and len(x) == 20
+    assert x.min() == -1 and x.max() == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "is empty"),
+    ("x1,x2\n1,2\n", "has no column 'label' (its columns: x1, x2)"),
+    ("x1,x2,label\n1,2,0\n1,abc,1\n", "line 3: column 'x2' is 'abc', not a number"),
+    ("x1,x2,label\n1,2,1\n3,4,1\n5,6,1\n7,8,1\n", "only one class"),
+    ("x1,x2,label\n1,2,0\n1,2,2\n", "line 3: label 'label' is '2', not 0 or 1"),
+    ("x1,x2,label\n", "has a header but no rows"),
+    ("x1,x2,label\n1,nan,0\n", "not a finite number"),
+])
+def test_a_bad_csv_is_one_line_naming_the_problem(tmp_path, text, message):
+    path = write(tmp_path / "bad.csv", text)
+    with pytest.raises(DeepvisError) as error:
+        make_dataset(DataSettings(str(path)))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_cli_prints_a_bad_csv_as_one_line_and_exits_2(tmp_path, capsys):
+    from deepvis.cli import main
+
+    path = write(tmp_path / "bad.csv", "x1,x2,label\n1,2,1\n3,4,1\n")
+    assert main(["learn", "--data", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "only one class" in err
+    assert main(["learn", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- network and trainer
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_the_hand_written_gradient_matches_autograd(activation):
+    spec = NetworkSpec((4, 3), (activation,), "xavier")
+    net = Network(spec)
+    net.initialize(1)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(33, 2, generator=gen) * 2 - 1
+    y = (torch.rand(33, 1, generator=gen) > 0.5).float()
+    net.backward(x, y, l1=0.01, l2=0.02)
+    flat = net.flat.clone().requires_grad_(True)
+    reference = Network(spec)
+    reference.flat = flat
+    offset, weights, biases = 0, [], []
+    for a, b in zip(spec.sizes[:-1], spec.sizes[1:]):
+        weights.append(flat[offset:offset + a * b].view(b, a))
+        biases.append(flat[offset + a * b:offset + a * b + b])
+        offset += a * b + b
+    reference.weights, reference.biases = weights, biases
+    mask = net.weight_mask
+    loss = reference.loss(x, y) + 0.01 * (flat * mask).abs().sum() + 0.02 * (flat * flat * mask).sum()
+    loss.backward()
+    assert torch.allclose(net.grad, flat.grad, atol=1e-6)
+
+
+def test_training_is_deterministic_for_a_seed_with_minibatches_too():
+    data = make_dataset(DataSettings("circle", points=200))
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(data, NetworkSpec((5,), ("tanh",), "xavier"),
+                          TrainSettings("adam", 0.03, batch_size=32, seed=7))
+        trainer.train(60)
+        runs.append(trainer.network.state())
+    other = Trainer(data, NetworkSpec((5,), ("tanh",), "xavier"), TrainSettings("adam", 0.03, batch_size=32, seed=8))
+    other.train(60)
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], other.network.state())
+
+
+def test_a_loss_that_becomes_nan_stops_training_and_keeps_the_last_finite_snapshot():
+    data = make_dataset(DataSettings("gauss", points=100))
+    trainer = Trainer(data, NetworkSpec((8, 8), ("relu",), "normal"), TrainSettings("sgd", 1e12, snapshot_every=5))
+    snapshots = list(trainer.run(1000))
+    assert trainer.failure and "became" in trainer.failure and "lower learning rate" in trainer.failure
+    assert trainer.failure.count("\n") == 0
+    assert snapshots and all(s.finite for s in snapshots) and snapshots[-1].step < 1000
+    assert torch.isfinite(trainer.network.flat).all()
+    assert torch.equal(trainer.network.flat, snapshots[-1].weights)
+    assert trainer.advance(5) is None  # stays stopped until the settings change
+    trainer.update_settings(TrainSettings("sgd", 0.01, snapshot_every=5))
+    assert trainer.advance(5) is not None
+
+
+def test_run_yields_every_n_steps_and_stops_on_request():
+    data = make_dataset(DataSettings("xor", points=100))
+    trainer = Trainer(data, NetworkSpec(), TrainSettings(snapshot_every=25))
+    steps = []
+    for snapshot in trainer.run(1000):
+        steps.append(snapshot.step)
+        if snapshot.step == 100:
+            trainer.stop()
+    assert steps == [0, 25, 50, 75, 100]
+
+
+def test_the_articles_network_learns_the_quadrants_and_its_last_hidden_layer_separates_them():
+    """2-3-3-1 sigmoid, seeds 0-4: 100% training accuracy, and a plane separates the classes
+    after the second hidden layer's sigmoid (the README gives the steps)."""
+    for seed in range(5):
+        data = make_dataset(DataSettings("quadrants", seed=seed))
+        trainer = Trainer(data, NetworkSpec(), TrainSettings(seed=seed))
+        for snapshot in trainer.run(5000, every=50):
+            if snapshot.train_accuracy == 1.0:
+                break
+        assert snapshot.train_accuracy == 1.0, f"seed {seed}: {snapshot.train_accuracy:.1%} at {snapshot.step}"
+        views = ViewComputer(data, NetworkSpec(), grid=16, probe_iterations=40).compute(snapshot)
+        hidden = {s.name: s for s in views.stages}["2 sigmoid"]
+        assert hidden.probe_accuracy == 1.0 and hidden.plane is not None
+        assert views.stages[0].probe_accuracy < 0.75  # the input is not linearly separable
+
+
+# --------------------------------------------------------------------------- probes, views, timeline
+
+
+def test_probes_find_a_plane_where_there_is_one_and_not_where_there_is_none():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 3, generator=gen) * 2 - 1
+    separable = (x @ torch.tensor([1.0, -0.5, 0.3]) > 0.1).float()
+    plane, one_dim, xor = fit_probes([x, x[:, :1], x[:, :2]], separable)
+    assert plane.accuracy == 1.0 and plane.separates
+    score = x @ plane.weight + plane.bias
+    assert torch.equal((score > 0).float(), separable)  # the plane is in the features' own coordinates
+    assert one_dim.accuracy < 1.0
+    xor_labels = ((x[:, 0] * x[:, 1]) > 0).float()
+    assert fit_probes([x[:, :2]], xor_labels)[0].accuracy < 0.7
+
+
+def test_views_cover_every_neuron_and_stage_and_keep_pca_signs_steady():
+    data = make_dataset(DataSettings("spiral", points=200))
+    spec = NetworkSpec((6, 3), ("tanh", "sigmoid"), "xavier")
+    trainer = Trainer(data, spec, TrainSettings("adam", 0.03))
+    computer = ViewComputer(data, spec, grid=24)
+    first = computer.compute(trainer.advance(0))
+    assert [l.label for l in first.landscapes] == [f"1:{i}" for i in range(6)] + ["2:0", "2:1", "2:2", "3:0"]
+    assert first.boundary.shape == (24, 24) and first.boundary_rgb.shape == (24, 24, 3)
+    # The boundary is the network's output over the grid, row 0 at x2 = +1.
+    net = Network(spec)
+    net.load(first.snapshot.weights)
+    top_left = torch.sigmoid(net.logits(torch.tensor([[-1 + 1 / 24, 1 - 1 / 24]]))).item()
+    assert first.boundary[0, 0] == pytest.approx(top_left, abs=1e-5)
+    names = [s.name for s in first.stages]
+    assert names == ["input", "1 Wx+b", "1 tanh", "2 Wx+b", "2 sigmoid", "out Wx+b", "out sigmoid"]
+    wide = first.stages[1]
+    assert wide.projected and wide.dims == 3 and wide.points.shape == (len(data.y_train), 3)
+    assert first.stages[0].dims == 2 and np.all(first.stages[0].points[:, 2] == 0)
+    assert first.stages[-1].dims == 1 and first.stages[-1].axes[0] == "output"
+    trainer.train(5)  # a small change must not flip the projection's axes
+    second = computer.compute(trainer.measure())
+    a, b = first.stages[2].points, second.stages[2].points
+    assert np.mean(np.sum(a * b, 1) > 0) > 0.9
+
+
+def test_the_plane_cut_to_the_cube_is_an_ordered_polygon():
+    square = plane_polygon(np.array([0.0, 0.0, 1.0, -0.5]))
+    assert square.shape == (4, 3) and np.allclose(square[:, 2], 0.5)
+    hexagon = plane_polygon(np.array([1.0, 1.0, 1.0, 0.0]))
+    assert len(hexagon) == 6
+    assert len(plane_polygon(np.array([1.0, 0.0, 0.0, -5.0]))) == 0  # outside the cube
+
+
+def test_the_timeline_keeps_the_whole_run_within_its_limit_and_rewinds():
+    data = make_dataset(DataSettings("gauss", points=60))
+    trainer = Trainer(data, NetworkSpec((2,)), TrainSettings(snapshot_every=1))
+    timeline = Timeline(limit=50)
+    for snapshot in trainer.run(200, every=1):
+        timeline.append(snapshot)
+    steps = [s.step for s in timeline.snapshots()]
+    assert len(timeline) <= 50 and steps[0] == 0 and steps[-1] == 200 and steps == sorted(steps)
+    assert timeline[timeline.index_of_step(101)].step in (100, 101, 102, 104)
+    curves = timeline.curves()
+    assert list(curves["step"]) == steps and curves["train_loss"].shape == (len(steps),)
+    index = timeline.index_of_step(100)
+    timeline.truncate(index)
+    trainer.restore(timeline[index])
+    assert trainer.step_count == timeline.latest.step
+    assert torch.equal(trainer.network.flat, timeline.latest.weights)
+    timeline.append(trainer.advance(1))
+    assert timeline.latest.step == timeline[index].step + 1
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_deepvis_learn_writes_metrics_pictures_and_a_video(tmp_path, capsys):
+    from deepvis.cli import main
+
+    out = tmp_path / "run"
+    assert main(["learn", "--data", "xor", "--hidden", "4", "--activation", "tanh", "--steps", "300",
+                 "--points", "120", "--grid", "24", "--frames", "6", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["final"]) == {"step", "train_loss", "test_loss", "train_accuracy", "test_accuracy"}
+    assert metrics["final"]["step"] == 300 and metrics["history"][-1] == metrics["final"]
+    assert [h["step"] for h in metrics["history"]][:3] == [0, 10, 20]
+    assert [s["name"] for s in metrics["stages"]] == ["input", "1 Wx+b", "1 tanh", "out Wx+b", "out sigmoid"]
+    assert [s["width"] for s in metrics["stages"]] == [2, 4, 4, 1, 1]
+    assert all(0 <= s["probe_accuracy"] <= 1 for s in metrics["stages"])
+    for name in ("boundary.png", "landscapes.png", "stages.png"):
+        image = cv2.imread(str(out / name))
+        assert image is not None and image.shape[0] > 200 and image.std() > 10
+    video = cv2.VideoCapture(str(out / "training.mp4"))
+    frames = 0
+    while video.read()[0]:
+        frames += 1
+    assert frames == 6
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_deepvis_learn_bench_prints_one_json_line(capsys):
+    from deepvis.cli import main
+
+    assert main(["learn", "--bench", "--bench-seconds", "0.6", "--points", "100"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.count("\n") == 0
+    report = json.loads(line)
+    assert report["network"] == "2-3-3-1 sigmoid" and report["train_steps_per_s"] > 0
+    assert 0 < report["ratio"] and report["view_updates_per_s"] > 0
+
+
+# --------------------------------------------------------------------------- the mode, offscreen
+
+
+@pytest.fixture
+def learn_window(qtbot):
+    from deepvis.config import Config
+    from deepvis.gui.learn_worker import LearnSetup
+    from deepvis.gui.main_window import MainWindow
+
+    setup = LearnSetup(DataSettings(points=120), NetworkSpec(), TrainSettings())
+    window = MainWindow(Config().replace(device="cpu"), mode="learn", options={"learn": setup})
+    window.resize(1280, 800)
+    window.show()
+    qtbot.addWidget(window)
+    mode = window.current
+    qtbot.waitUntil(lambda: mode.frame is not None and mode.frame.views.step > 0, timeout=TIMEOUT)
+    yield window, mode
+    window.shutdown()
+
+
+def test_the_mode_is_the_tab_after_live_and_trains_at_once(learn_window):
+    window, mode = learn_window
+    assert [window.tabs.tabText(i) for i in range(2)] == ["Live", "Learn"]
+    assert mode.name == "learn" and mode.playing
+    assert mode.scene.software and mode.surface.software  # offscreen: no OpenGL
+    assert mode.gl_note.isVisibleTo(mode) and "offscreen" in mode.gl_note.text()
+    assert "2-3-3-1 sigmoid" in mode.status_text()
+    assert dict(mode.key_help())["Space"] == "train / pause"
+
+
+def test_pause_step_and_play(learn_window, qtbot):
+    _window, mode = learn_window
+    assert mode.handle_key("Space") and not mode.playing
+    qtbot.waitUntil(lambda: mode.frame is not None and not mode.frame.playing, timeout=TIMEOUT)
+    qtbot.wait(200)
+    paused = mode.worker.live.trainer.step_count
+    qtbot.wait(200)
+    assert mode.worker.live.trainer.step_count == paused and "paused" in mode.status_text()
+    mode.handle_key("s")
+    qtbot.waitUntil(lambda: mode.frame.views.step == paused + 10, timeout=TIMEOUT)
+    assert mode.controls.play_button.text().endswith("Play")
+    mode.handle_key("Space")
+    qtbot.waitUntil(lambda: mode.frame.views.step > paused + 100, timeout=TIMEOUT)
+
+
+def test_stage_slider_and_neuron_click_change_the_3d_views(learn_window, qtbot):
+    _window, mode = learn_window
+    mode.set_playing(False)
+    assert mode.stage_slider.value() == 4  # the second hidden layer's sigmoid
+    mode.stage_slider.setValue(0)
+    assert "INPUT" in mode.stage_title.text()
+    assert np.array_equal(mode.scene.points, mode.frame.views.stages[0].points)
+    mode.handle_key("Up")
+    assert mode.stage_slider.value() == 1 and "1 WX+B" in mode.stage_title.text()
+    rect = mode.grid.tile_rect(1)
+    qtbot.mouseClick(mode.grid, __import__("PyQt6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton,
+                     pos=rect.center().toPoint())
+    assert mode.neuron_index == 1 and "NEURON 1:1" in mode.surface_title.text()
+    assert mode.surface.surface is not None
+
+
+def test_the_timeline_moves_every_view_to_an_earlier_moment(learn_window, qtbot):
+    _window, mode = learn_window
+    qtbot.waitUntil(lambda: mode.frame.count > 20, timeout=TIMEOUT)
+    mode.timeline.setValue(0)
+    assert not mode.playing
+    qtbot.waitUntil(lambda: mode.frame.views.step == 0 and not mode.frame.live, timeout=TIMEOUT)
+    assert "earlier" in mode.status_text() and "of" in mode.timeline_label.text()
+    first = mode.worker.live.timeline[0]
+    assert mode.frame.views.snapshot is first
+    mode.handle_key("Right")
+    qtbot.waitUntil(lambda: mode.frame.index == 1, timeout=TIMEOUT)
+    count = mode.frame.count
+    mode.train_from_here()  # drops the later moments and trains on from step 10
+    qtbot.waitUntil(lambda: mode.frame.live and mode.frame.views.step > 10, timeout=TIMEOUT)
+    assert mode.worker.live.timeline[1].step == 10 and mode.frame.count < count + 50
+
+
+def test_settings_start_a_new_run_and_a_bad_csv_keeps_the_old_one(learn_window, qtbot, tmp_path):
+    window, mode = learn_window
+    run = mode.worker.run_id
+    mode.controls.hidden.setText("4")
+    mode.controls.activation.setCurrentText("tanh")  # applies the hidden width too
+    qtbot.waitUntil(lambda: mode.frame.run > run and len(mode.frame.views.landscapes) == 5, timeout=TIMEOUT)
+    assert len(mode.frame.views.stages) == 5 and mode.stage_slider.maximum() == 4
+    run = mode.worker.run_id
+    mode.controls.set_csv(str(write(tmp_path / "bad.csv", "x1,x2,label\n1,2,1\n3,4,1\n")))
+    qtbot.waitUntil(lambda: "only one class" in window.message, timeout=TIMEOUT)
+    assert mode.worker.run_id == run
+    mode.handle_key("r")
+    qtbot.waitUntil(lambda: mode.worker.run_id == run + 1 or "only one class" in window.message, timeout=TIMEOUT)
+
+
+def test_a_hidden_mode_does_not_train(learn_window, qtbot):
+    _window, mode = learn_window
+    mode.deactivate()
+    qtbot.wait(150)
+    steps = mode.worker.live.trainer.step_count
+    qtbot.wait(300)
+    assert mode.worker.live.trainer.step_count == steps
+    mode.activate()
+    qtbot.waitUntil(lambda: mode.worker.live.trainer.step_count > steps, timeout=TIMEOUT)
+
+
+def test_snapshot_of_the_learn_mode(tmp_path, capsys):
+    from deepvis.cli import main
+
+    out = tmp_path / "learn.png"
+    assert main(["snapshot", "--mode", "learn", "--out", str(out), "--size", "1100x700"]) == 0
+    image = cv2.imread(str(out))
+    assert image.shape[:2] == (700, 1100) and image.std() > 20
+
+
+# --------------------------------------------------------------------------- OpenGL under Xvfb
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """An Xvfb on a free display number (it writes the number it took to a pipe)."""
+    read, write_end = os.pipe()
+    process = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
+                                "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        process.kill()
+        raise RuntimeError("Xvfb did not start")
+    return process, f":{number}"
+
+
+def test_the_opengl_views_render_under_xvfb(tmp_path):
+    if shutil.which("Xvfb") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Xvfb is missing; .ci/run installs it (apt-get install xvfb)")
+        pytest.skip("Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri)")
+    process, display = start_xvfb()
+    try:
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+        env.pop("DEEPVIS_NO_OPENGL", None)
+        result = subprocess.run([sys.executable, str(Path(__file__).with_name("learn_gl_check.py")), str(tmp_path)],
+                                env=env, capture_output=True, text=True, timeout=180)
+    finally:
+        process.terminate()
+        process.wait(10)
+    report = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, f"{report}\n{result.stderr[-3000:]}"
+    details = json.loads(report)
+    assert details["opengl_problem"] is None and details["software"] == [False, False]
+    for name in ("gl_stage.png", "gl_surface.png"):
+        image = cv2.imread(str(tmp_path / name))
+        assert image is not None and image.std() > 5
