@@ -161,3 +161,17 @@ def test_digits_mode_trains_live_and_shows_a_clicked_unit(qtbot):
         assert mode.snapshot.epoch == 2
     finally:
         window.shutdown()
+
+
+def test_small_cnn_filters_and_classes_from_noise(tmp_path):
+    from deepvis.digits.cnn import run_cnn
+
+    metrics = run_cnn(tmp_path, SGDSettings(epochs=1, batch_size=32, lr=0.1), digits=[1, 7], noise_seeds=2,
+                      steps=30)
+    assert metrics["test_accuracy"] > 0.75
+    dreams = metrics["classes_from_noise"]
+    assert dreams["mean_probability"] > 0.9  # each image drives its digit's output unit
+    for name in ("filters.png", "filters_on_noise.png", "classes_from_noise.png", "cnn.png", "model.pth"):
+        assert (tmp_path / name).is_file(), name
+    with pytest.raises(DeepvisError):
+        run_cnn(tmp_path, SGDSettings(epochs=1), digits=[11])
