@@ -8,6 +8,7 @@ every layer's attributions once; the GUI thread only draws numpy arrays.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import threading
 import time
@@ -49,6 +50,13 @@ class TrainJob:
     source: dict  # load_table's keywords: {"data": "wine"} or {"csv_path": ..., "target": ...}
     spec: TrainSpec
     method: str = "ig"
+
+
+@dataclass
+class ExplainJob:
+    """The last trained network explained again with another method."""
+
+    method: str
 
 
 @dataclass
@@ -100,7 +108,8 @@ class TabularWorker(QThread):
         self._wake = threading.Event()
         self._active = threading.Event()
         self._active.set()
-        self._job: TrainJob | None = None
+        self._job: TrainJob | ExplainJob | None = None
+        self._last: tuple[TrainedTable, Result] | None = None  # touched by the worker thread only
         self._trainer: Trainer | None = None
         self._stopping = False
         self._frame: Frame | None = None
@@ -108,8 +117,8 @@ class TabularWorker(QThread):
 
     # -- called from the GUI thread
 
-    def submit(self, job: TrainJob) -> None:
-        """Train this next; a run in progress is stopped first."""
+    def submit(self, job: TrainJob | ExplainJob) -> None:
+        """Do this next; a training run in progress is stopped first."""
         with self._lock:
             self._job = job
             if self._trainer is not None:
@@ -151,7 +160,7 @@ class TabularWorker(QThread):
             if job is None:
                 continue
             try:
-                result = self._train(job)
+                result = self._explain(job) if isinstance(job, ExplainJob) else self._train(job)
             except DeepvisError as error:
                 self.failed.emit(str(error))
                 continue
@@ -197,10 +206,22 @@ class TabularWorker(QThread):
         trained = TrainedTable(trainer.model, table, trainer.encoding, trainer.train_rows, trainer.test_rows,
                                (trainer.y_mean, trainer.y_std))
         layers = summarize_layers(trained, job.method, k=TOP_K)
-        return Result(table, columns, outputs, trainer.model.sizes, trainer.model.activation_name,
-                      trainer.train_rows, trainer.test_rows, trained.predictions(), layer_weights(trainer.model),
-                      layers, trained.x.numpy(), trainer.last, job.method, time.perf_counter() - start,
-                      trainer.diverged or ("stopped" if trainer.stopped else None), history)
+        result = Result(table, columns, outputs, trainer.model.sizes, trainer.model.activation_name,
+                        trainer.train_rows, trainer.test_rows, trained.predictions(), layer_weights(trainer.model),
+                        layers, trained.x.numpy(), trainer.last, job.method, time.perf_counter() - start,
+                        trainer.diverged or ("stopped" if trainer.stopped else None), history)
+        self._last = (trained, result)
+        return result
+
+    def _explain(self, job: ExplainJob) -> Result | None:
+        if self._last is None:
+            return None
+        trained, last = self._last
+        start = time.perf_counter()
+        result = dataclasses.replace(last, layers=summarize_layers(trained, job.method, k=TOP_K), method=job.method,
+                                     seconds=time.perf_counter() - start)
+        self._last = (trained, result)
+        return result
 
 
 # --------------------------------------------------------------------------- widgets
@@ -498,6 +519,7 @@ class TabularMode(Mode):
         self.method_box = QComboBox()
         self.method_box.addItems(METHODS)
         self.method_box.setToolTip("ig: integrated gradients from a low row (numbers at their 5th percentile)")
+        self.method_box.currentTextChanged.connect(self.explain_with)
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.train)
         self.stop_button = QPushButton("Stop")
@@ -713,6 +735,11 @@ class TabularMode(Mode):
     def stop_training(self) -> None:
         self.worker.stop_training()
 
+    def explain_with(self, method: str) -> None:
+        """Explain the shown network again with another attribution method (no retraining)."""
+        if self.result is not None and not self.training and method != self.result.method:
+            self.worker.submit(ExplainJob(method))
+
     def open_csv_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a table", "", "CSV files (*.csv *.tsv *.txt);;All files (*)")
         if not path:
@@ -796,24 +823,27 @@ class TabularMode(Mode):
         self.test_curve.setData(epochs, [p.test_loss for p in self.history])
 
     def _on_result(self, result: Result) -> None:
+        again = self.result is not None and result.table is self.result.table
         self.result = result
+        if again:  # the same network explained with another method: keep what is selected
+            self.message.emit(f"{result.table.name}: explained with {result.method} ({result.seconds:.2f} s)")
+            self._show_neuron()
+            return
         self.training = False
         self.history = list(result.history)
         self._draw_curve()
         self.train_button.setText("Train")
         self.stop_button.setEnabled(False)
         self.progress.emit(0, -1)
-        names = [layer.name for layer in result.layers]
-        self.network.set_structure(result.sizes, result.columns, result.outputs, names)
+        self.network.set_structure(result.sizes, result.columns, result.outputs, [l.name for l in result.layers])
         self.network.set_weights(result.weights)
         self.rows_model.set_rows(result)
         p = result.progress
         score = f"test {p.score_name} {p.test_score:.3f}" if p else "no epoch finished"
         self.summary.setText(f"{result.table.name}: {result.table.task} of {result.table.target!r} · "
                              f"{len(result.train_rows)} train / {len(result.test_rows)} test rows · {score}")
-        text = (f"{result.table.name}: {score} after {p.epoch if p else 0} epochs ({result.seconds:.1f} s)"
-                + (f" · {result.stopped}" if result.stopped else ""))
-        self.message.emit(text)
+        self.message.emit(f"{result.table.name}: {score} after {p.epoch if p else 0} epochs ({result.seconds:.1f} s)"
+                          + (f" · {result.stopped}" if result.stopped else ""))
         first = result.layers[0]
         best = int(np.argmax(first.influence))
         self.layer, self.neuron = 0, best
