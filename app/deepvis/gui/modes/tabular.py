@@ -21,7 +21,7 @@ from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, QThread, QTimer, 
 from PyQt6.QtGui import QAction, QColor, QFont
 from PyQt6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
-    QMenu, QMenuBar, QPushButton, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QMenu, QMenuBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
 
@@ -527,6 +527,7 @@ class TabularMode(Mode):
         self.stop_button.setEnabled(False)
         self.summary = QLabel("")
         self.summary.setObjectName("emptyState")
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # clips, never widens
 
         controls = QHBoxLayout()
         for label, widget in (("Table", self.table_box), ("Hidden", self.hidden_edit), ("Epochs", self.epochs_box),
@@ -557,6 +558,7 @@ class TabularMode(Mode):
         left_layout.addWidget(self.network, 1)
         self.legend = QLabel("")
         self.legend.setObjectName("emptyState")
+        self.legend.setWordWrap(True)
         left_layout.addWidget(self.legend)
         left_layout.addWidget(self.curve)
 
