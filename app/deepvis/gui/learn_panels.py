@@ -238,6 +238,8 @@ class CurvesPane(QWidget):
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.disableAutoRange()
+            plot.setDownsampling(auto=True, mode="peak")  # thousands of snapshots, a few hundred pixels
+            plot.setClipToView(True)
             plot.setTitle(title, color=MUTED.name(), size="9pt")
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen(MUTED)

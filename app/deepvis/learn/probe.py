@@ -30,11 +30,35 @@ class Probe:
         return self.accuracy >= 1.0
 
 
-@torch.no_grad()
 def fit_probes(problems: list[torch.Tensor], labels: torch.Tensor, iterations: int = ITERATIONS) -> list[Probe]:
     """One probe per (N, d_i) feature matrix, all with the same (N,) 0/1 labels."""
+    return _fit(problems, labels, iterations, None)[0]
+
+
+class ProbeFitter:
+    """Fits the probes of successive moments of one run, each set starting from the last
+    one's planes as well as from Fisher's: a few Newton steps then suffice while training runs."""
+
+    def __init__(self, iterations: int = ITERATIONS, warm_iterations: int = 4):
+        self.iterations = iterations
+        self.warm_iterations = warm_iterations
+        self._last: torch.Tensor | None = None
+
+    def fit(self, problems: list[torch.Tensor], labels: torch.Tensor) -> list[Probe]:
+        last = self._last
+        shape = (len(problems), max((p.shape[1] for p in problems), default=0) + 1)
+        warm = last is not None and tuple(last.shape) == shape
+        probes, self._last = _fit(problems, labels, self.warm_iterations if warm else self.iterations,
+                                  last if warm else None)
+        return probes
+
+
+@torch.no_grad()
+def _fit(problems: list[torch.Tensor], labels: torch.Tensor, iterations: int,
+         start: torch.Tensor | None) -> tuple[list[Probe], torch.Tensor | None]:
+    """The probes and their planes in standardized coordinates (a later fit's start)."""
     if not problems:
-        return []
+        return [], None
     device = labels.device
     n = labels.shape[0]
     width = max(p.shape[1] for p in problems) + 1
@@ -53,6 +77,11 @@ def fit_probes(problems: list[torch.Tensor], labels: torch.Tensor, iterations: i
     xt = x.transpose(1, 2).contiguous()
     eye = torch.eye(width, device=device)
     w = _discriminant_start(x, y)
+    if start is not None:  # the better of the two starts, problem by problem
+        def hits(v):
+            return ((torch.bmm(x, v.unsqueeze(2)).squeeze(2) > 0) == target).float().mean(1)
+
+        w = torch.where((hits(start) >= hits(w)).unsqueeze(1), start, w)
     best_w, best_acc = w, torch.full((count,), -1.0, device=device)
     for _ in range(iterations + 1):
         score = torch.bmm(x, w.unsqueeze(2)).squeeze(2)
@@ -71,7 +100,8 @@ def fit_probes(problems: list[torch.Tensor], labels: torch.Tensor, iterations: i
     weight = best_w[:, :-1] / scale
     bias = best_w[:, -1] - (weight * mean).sum(1)
     accuracies, biases = best_acc.tolist(), bias.tolist()
-    return [Probe(accuracies[i], weight[i, :problems[i].shape[1]], biases[i]) for i in range(count)]
+    probes = [Probe(accuracies[i], weight[i, :problems[i].shape[1]], biases[i]) for i in range(count)]
+    return probes, w
 
 
 def _discriminant_start(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

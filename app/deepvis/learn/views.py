@@ -20,7 +20,7 @@ import torch
 
 from deepvis.learn.data import Dataset
 from deepvis.learn.network import Network, NetworkSpec
-from deepvis.learn.probe import Probe, fit_probes
+from deepvis.learn.probe import ITERATIONS, Probe, ProbeFitter
 from deepvis.learn.trainer import Snapshot
 
 GRID = 64
@@ -116,7 +116,7 @@ class ViewComputer:
         self.dataset = dataset
         self.spec = spec
         self.grid = grid
-        self.probe_iterations = probe_iterations
+        self.probes = ProbeFitter(probe_iterations or ITERATIONS, min(4, probe_iterations or ITERATIONS))
         self.network = Network(spec, self.device)
         self.grid_xy = grid_points(grid, self.device)
         self.x_train = torch.as_tensor(dataset.x_train, device=self.device)
@@ -177,10 +177,7 @@ class ViewComputer:
             else:
                 problems.append(coords)
                 owners.append((index, "both"))
-        if self.probe_iterations is None:
-            probes = fit_probes(problems, self.y_train)
-        else:
-            probes = fit_probes(problems, self.y_train, self.probe_iterations)
+        probes = self.probes.fit(problems, self.y_train)
         accuracy: dict[int, float] = {}
         planes: dict[int, Probe] = {}
         for (index, role), probe in zip(owners, probes):
