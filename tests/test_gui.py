@@ -338,7 +338,7 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
 
     def compute_unit(loaded, layer, unit, store, preset="lucid", progress=None, should_stop=None, steps=None,
                      size=None):
-        started.append((layer, unit, steps, size, torch.get_num_threads()))
+        started.append((layer, unit, steps, size, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
         for step in range(steps):
             if should_stop():
                 return store.unit_images(layer, unit)  # stopped: nothing written
@@ -354,7 +354,8 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
     window = make_window(VideoSource(video))
     live, panel = window.live, window.live.unit_panel
     qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT)  # unit 0 has no image: it starts by itself
-    assert started[0] == ("conv2", 0, live_mode.AUTO_STEPS, live_mode.AUTO_SIZE, 1)  # one thread: the view wins
+    # A thread of lower priority: on a busy machine the view's worker gets the cores first.
+    assert started[0] == ("conv2", 0, live_mode.AUTO_STEPS, live_mode.AUTO_SIZE, 10)
     qtbot.waitUntil(lambda: panel.progress.isVisible() and "conv2:0" in panel.progress.format(), timeout=TIMEOUT)
     qtbot.keyClick(window, "l")  # moving on cancels unit 0 and starts unit 1
     qtbot.waitUntil(lambda: finished == [1], timeout=TIMEOUT)

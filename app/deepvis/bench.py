@@ -52,7 +52,7 @@ def time_in_turn(tasks: dict[str, Callable[[], dict[str, float] | None]], frames
 
 
 def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str | None = None,
-              unit: int = 0, backprop: str | None = None) -> dict:
+              unit: int = 0, backprop: str | None = None, top_frames: bool = False) -> dict:
     if frames < 1:
         raise DeepvisError("--frames must be at least 1")
     src = open_source(source or str(SAMPLE_VIDEO)).start()
@@ -74,6 +74,14 @@ def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str 
             return {"source": source_ms, **pipeline.process(frame.rgb, view, frame.index).timings_ms}
 
         tasks = {"forward": bare_forward, "pipeline": lambda: pipeline_frame(view)}
+        if top_frames:  # the same pipeline keeping every unit's live top-9
+            tracking = Pipeline(loaded, track_top_frames=True)
+
+            def tracked_frame():
+                frame = src.latest()
+                return tracking.process(frame.rgb, view, frame.index).timings_ms
+
+            tasks["top_frames"] = tracked_frame
         if backprop:
             backprop_view = view.with_changes(backprop=backprop)
             tasks["backprop"] = lambda: pipeline_frame(backprop_view)
@@ -90,6 +98,9 @@ def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str 
             "torch_threads": torch.get_num_threads(),
             "cpu": platform.processor() or platform.machine(),
         }
+        if top_frames:
+            report.update({"top_frames_fps": round(fps["top_frames"], 2),
+                           "top_frames_ratio": round(fps["top_frames"] / fps["pipeline"], 3)})
         if backprop:
             report.update({"backprop": backprop, "backprop_pipeline_fps": round(fps["backprop"], 2),
                            "backprop_ratio": round(fps["backprop"] / fps["pipeline"], 3),

@@ -16,9 +16,13 @@ import numpy as np
 import torch
 
 from deepvis.device import sync_device
+from deepvis.live.top_frames import TopFrames, UnitTopFrames, to_unit_top_frames
 from deepvis.probe import Prediction, Probe, ProbeResult, input_image
 from deepvis.render import GridLayout, GridRenderer, as_maps, enlarge_unit
 from deepvis.zoo import Layer, LoadedModel
+
+
+TOP_FRAMES_LAYERS = 3  # layers whose live top-k is kept at once
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class FrameResult:
     backprop_rgb: np.ndarray | None = None  # the backprop pane, None when off
     timings_ms: dict[str, float] = field(default_factory=dict)
     notices: tuple[str, ...] = ()  # one-off messages for the status bar
+    top_frames: UnitTopFrames | None = None  # the selected unit's live top-k, when tracked
 
 
 def to_host(*tensors: torch.Tensor) -> list[np.ndarray]:
@@ -94,11 +99,31 @@ def small_ops(device: torch.device):
 class Pipeline:
     """Runs one frame through the model and renders everything the window shows."""
 
-    def __init__(self, loaded: LoadedModel, layers: Sequence[Layer] | None = None, min_grid_size: int = 480):
+    def __init__(self, loaded: LoadedModel, layers: Sequence[Layer] | None = None, min_grid_size: int = 480,
+                 track_top_frames: bool = False):
         self.loaded = loaded
         self.probe = Probe(loaded, layers)
         self.renderer = GridRenderer(min_size=min_grid_size)
         self._noticed: set[str] = set()  # activations already reported as lacking a backprop rule
+        # The live top-k of each layer shown, the most recently shown last (a few kept: memory).
+        self.track_top_frames = track_top_frames
+        self.top_frames: dict[str, TopFrames] = {}
+
+    def _top_frames_of(self, layer_name: str, n_units: int) -> TopFrames:
+        tracker = self.top_frames.pop(layer_name, None)
+        if tracker is None or tracker.n_units != n_units:
+            from deepvis.unitvis.sites import receptive_field
+
+            layer = next(l for l in self.layers if l.name == layer_name)
+            field = receptive_field(self.loaded, layer, self.loaded.card.input_size)
+            tracker = TopFrames(n_units, self.loaded.device, field)
+        self.top_frames[layer_name] = tracker
+        while len(self.top_frames) > TOP_FRAMES_LAYERS:
+            self.top_frames.pop(next(iter(self.top_frames)))
+        return tracker
+
+    def reset_top_frames(self) -> None:
+        self.top_frames.clear()
 
     @property
     def layers(self) -> tuple[Layer, ...]:
@@ -170,12 +195,19 @@ class Pipeline:
             notices = (unsupported_notice(new),) if new else ()
         unit_img = enlarge_unit(act, unit, view.pane_size, view.colormap, view.gamma)
         unit_max = maps.float().amax(dim=(1, 2))
+        top = ()
+        if self.track_top_frames:
+            tracker = self._top_frames_of(view.layer, maps.shape[0])
+            tracker.update(act[0] if act.dim() == 4 else act.reshape(-1), input_img, frame_index)
+            top = tracker.unit(unit)
         t = self._tick(timings, "render", t)
         extra = () if backprop_img is None else (backprop_img,)
-        grid_np, unit_np, max_np, input_np, *backprop_np = to_host(grid, unit_img, unit_max, input_img, *extra)
+        grid_np, unit_np, max_np, input_np, *rest = to_host(grid, unit_img, unit_max, input_img, *top, *extra)
+        top_np, backprop_np = rest[: len(top)], rest[len(top):]
         self._tick(timings, "transfer", t)
         return FrameResult(
             view=view, frame_index=frame_index, input_rgb=input_np, grid=grid_np, layout=layout,
             unit_rgb=unit_np, unit_max=max_np, top=result.top, timings_ms=timings,
             backprop_rgb=backprop_np[0] if backprop_np else None, notices=notices,
+            top_frames=to_unit_top_frames(*top_np) if top_np else None,
         )

@@ -162,9 +162,17 @@ class ThumbGrid(QWidget):
         painter.end()
 
 
+def _qimage(rgb) -> QImage:
+    """A QImage owning a copy of an H x W x 3 uint8 array."""
+    height, width = rgb.shape[:2]
+    return QImage(rgb.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
 def _section(title: str) -> QLabel:
     label = QLabel(title.upper())
     label.setObjectName("sectionTitle")
+    # A title never widens the panel: the panes keep their geometry whatever the text.
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return label
 
 
@@ -194,23 +202,44 @@ class UnitPanel(QWidget):
         self.title.setObjectName("sectionTitle")
         self.info = QLabel("")
         self.info.setObjectName("sectionTitle")
+        for label in (self.title, self.info):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.optimized = ThumbGrid(3, 1)
         self.patches = ThumbGrid(3, 3)
         self.deconvs = ThumbGrid(3, 3)
+        # The top-9 seen in this session's frames, beside the stored top-9 (and on the empty page).
+        self.live_grid, self.live_grid_empty = ThumbGrid(3, 3), ThumbGrid(3, 3)
+        self.live_title, self.live_title_empty = _section("seen live"), _section("seen live")
+        self.live_key: tuple[str, int] | None = None
+        self._live_frames = None
         images_page = QWidget()
         layout = QVBoxLayout(images_page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        for title, widget, stretch in (("activation maximization", self.optimized, 1),
-                                       ("top-9 patches", self.patches, 3), ("deconv of the top-9", self.deconvs, 3)):
-            layout.addWidget(_section(title))
-            layout.addWidget(widget, stretch)
+        layout.addWidget(_section("activation maximization"))
+        layout.addWidget(self.optimized, 1)
+        columns = QHBoxLayout()
+        columns.setSpacing(8)
+        for column in ((("top-9 patches", self.patches), ("deconv of the top-9", self.deconvs)),
+                       ((self.live_title, self.live_grid), (None, None))):
+            stack = QVBoxLayout()
+            stack.setSpacing(4)
+            for title, widget in column:
+                if title is None:
+                    stack.addStretch(1)
+                    continue
+                stack.addWidget(_section(title) if isinstance(title, str) else title)
+                stack.addWidget(widget, 1)
+            columns.addLayout(stack, 1)
+        layout.addLayout(columns, 6)
 
         self.empty_text = QLabel()
         self.empty_text.setObjectName("emptyState")
         self.empty_text.setWordWrap(True)
         self.empty_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Its wrapped height must not size the panel (a long hint would push the panes above it).
+        self.empty_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.compute_button = QPushButton("Compute now  (x)")
         self.compute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.compute_button.clicked.connect(self.compute_requested)
@@ -223,12 +252,17 @@ class UnitPanel(QWidget):
         row.addWidget(self.compute_button)
         row.addStretch(1)
         empty_layout.addLayout(row)
-        empty_layout.addStretch(2)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(self.live_title_empty)
+        empty_layout.addWidget(self.live_grid_empty, 2)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(images_page)
         self.pages.addWidget(empty_page)
         self.progress = QProgressBar()
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # its row stays: showing it moves nothing
+        self.progress.setSizePolicy(policy)
         self.progress.hide()
 
         outer = QVBoxLayout(self)
@@ -241,6 +275,11 @@ class UnitPanel(QWidget):
         outer.addLayout(header)
         outer.addWidget(self.pages, 1)
         outer.addWidget(self.progress)
+
+    def hasHeightForWidth(self) -> bool:
+        # Wrapped texts inside must not size the panel: the column shares its height by stretch,
+        # so the panes above keep their geometry whatever the panel shows.
+        return False
 
     # -- model and selection ----------------------------------------------------------------
 
@@ -268,6 +307,9 @@ class UnitPanel(QWidget):
             return
         self.key = key
         self.title.setText(f"IMAGES OF {layer}:{unit}")
+        self._live_frames = None
+        for grid in (self.live_grid, self.live_grid_empty):
+            grid.set_images([])
         if self.store is None:
             self._show_empty()
             return
@@ -308,6 +350,23 @@ class UnitPanel(QWidget):
             self.compute_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
         self.images_shown.emit(self.key)
+
+    # -- the live top-9 -------------------------------------------------------------------------
+
+    def set_live_frames(self, key: tuple[str, int], frames) -> None:
+        """The selected unit's top-9 seen in this session (a UnitTopFrames, or None: not tracked)."""
+        if key != self.key:
+            return
+        marker = None if frames is None else (key, tuple(frames.frames.tolist()))
+        if marker == self._live_frames:
+            return  # nothing new: keep the decoded images
+        self._live_frames = marker
+        images = [] if frames is None else [_qimage(crop) for crop in frames.crops]
+        for grid in (self.live_grid, self.live_grid_empty):
+            grid.set_images(images)
+        text = "seen live" if not images else f"seen live · max {frames.values[0]:.3g}"
+        for title in (self.live_title, self.live_title_empty):
+            title.setText(text.upper())
 
     # -- progress of an on-demand compute ---------------------------------------------------------
 

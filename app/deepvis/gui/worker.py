@@ -80,6 +80,13 @@ def copy_model(loaded: LoadedModel) -> LoadedModel:
     return dataclasses.replace(loaded, model=model)
 
 
+def _top_frames_on_host(pipeline: Pipeline | None, layer: str):
+    tracker = None if pipeline is None else pipeline.top_frames.get(layer)
+    if tracker is None:
+        return None
+    return (tracker.crops.cpu().numpy(), tracker.values.cpu().numpy(), tracker.frames_seen)
+
+
 def last_line(error: BaseException) -> str:
     """An exception as one line: its type and the last line of its message."""
     lines = str(error).strip().splitlines()
@@ -104,6 +111,8 @@ class PipelineWorker(QThread):
         self._latest: Delivery | None = None
         self._signalled = False
         self._copy_requests: list[Future] = []
+        self._top_frames_requests: list[tuple[str, Future]] = []  # (layer, future of its host arrays)
+        self._reset_top_frames = False
         self._active = threading.Event()  # cleared while the mode is hidden: no frame is processed
         self._active.set()
         self.frames_processed = 0
@@ -152,6 +161,22 @@ class PipelineWorker(QThread):
         future.set_result(copy_model(loaded))
         return future
 
+    def reset_top_frames(self) -> None:
+        """Forget every unit's live top-9 (between frames)."""
+        with self._lock:
+            self._reset_top_frames = True
+
+    def request_top_frames(self, layer: str) -> Future:
+        """Every unit's live top-9 of a layer on the host (crops, values, frames seen), or None when that
+        layer has none; made between frames."""
+        future: Future = Future()
+        with self._lock:
+            if self.isRunning() and not self._stopping:
+                self._top_frames_requests.append((layer, future))
+                return future
+        future.set_result(None)
+        return future
+
     def stop(self, timeout_ms: int = 10000) -> None:
         with self._lock:
             self._stopping = True
@@ -171,11 +196,17 @@ class PipelineWorker(QThread):
                 pending, self._pending_model = self._pending_model, None
                 source, view, frozen = self._source, self._view, self._frozen
                 copies, self._copy_requests = self._copy_requests, []
+                top_requests, self._top_frames_requests = self._top_frames_requests, []
+                reset_top, self._reset_top_frames = self._reset_top_frames, False
             if pending is not None:
                 pipeline = self._switch_model(pending[0]) or pipeline  # a model that fails keeps the old
                 last_view = None
             for future in copies:
                 future.set_result(copy_model(self._loaded))
+            if pipeline is not None and reset_top:
+                pipeline.reset_top_frames()
+            for layer, future in top_requests:
+                future.set_result(_top_frames_on_host(pipeline, layer))
             if pipeline is None:
                 self.msleep(50)
                 continue
@@ -209,12 +240,15 @@ class PipelineWorker(QThread):
             self._deliver(Delivery(result, frame.timestamp, frame.label, pipeline.loaded.name))
         with self._lock:
             copies, self._copy_requests = self._copy_requests, []
+            top_requests, self._top_frames_requests = self._top_frames_requests, []
         for future in copies:
             future.set_result(copy_model(self._loaded))
+        for _layer, future in top_requests:
+            future.set_result(None)
 
     def _switch_model(self, loaded: LoadedModel) -> Pipeline | None:
         try:
-            pipeline = Pipeline(loaded)
+            pipeline = Pipeline(loaded, track_top_frames=True)
             units = unit_counts(pipeline)
         except Exception as error:
             log.warning("%s cannot run", loaded.name, exc_info=True)

@@ -44,6 +44,7 @@ INDEX_FILE = "index.json"
 UNIT_INFO = "info.json"
 PATCH_RE = re.compile(r"patch_(\d+)\.png$")
 DECONV_RE = re.compile(r"deconv_(\d+)\.png$")
+LIVE_RE = re.compile(r"live_(\d+)\.png$")  # a live top-k saved from the window
 
 
 def safe_name(name: str) -> str:
@@ -113,11 +114,12 @@ class UnitImages:
     optimized: tuple[Path, ...] = ()  # optimized-image PNGs of the unit (one per preset computed)
     patches: tuple[Path, ...] = ()  # top-k crops, best first
     deconvs: tuple[Path, ...] = ()  # the deconv of each crop, same order
+    live: tuple[Path, ...] = ()  # a top-k seen in a live session and saved, best first
     info: dict = field(default_factory=dict)  # this unit's entries from the layer's JSON index
 
     @property
     def empty(self) -> bool:
-        return not (self.optimized or self.patches or self.deconvs)
+        return not (self.optimized or self.patches or self.deconvs or self.live)
 
 
 def weights_fingerprint(model) -> str:
@@ -222,10 +224,12 @@ class UnitStore:
         optimized = tuple(folder / n for n in names if n.startswith("opt_") and n.endswith(".png"))
         patches = sorted((int(m.group(1)), n) for n in names if (m := PATCH_RE.match(n)))
         deconvs = sorted((int(m.group(1)), n) for n in names if (m := DECONV_RE.match(n)))
+        live = sorted((int(m.group(1)), n) for n in names if (m := LIVE_RE.match(n)))
         return UnitImages(
             optimized=optimized,
             patches=tuple(folder / n for _, n in patches),
             deconvs=tuple(folder / n for _, n in deconvs),
+            live=tuple(folder / n for _, n in live),
             info=self.unit_info(layer, unit),
         )
 
@@ -270,6 +274,30 @@ class UnitStore:
             else:
                 info.setdefault(method, {})[key] = entry
             write_json_atomic(path, info)
+
+    def write_live_topk(self, layer: str, layer_path: str, crops, values, frames_seen: int) -> int:
+        """A live session's top-k (per unit: crops best first, their values) as a scan of its own:
+        live_NN.png and a `topk_live` entry per unit; returns the number of units written."""
+        import datetime
+
+        self.claim()
+        saved = datetime.datetime.now().isoformat(timespec="seconds")
+        written = 0
+        for unit, (unit_crops, unit_values) in enumerate(zip(crops, values)):
+            filled = [i for i, v in enumerate(unit_values) if np.isfinite(v)]
+            if not filled:
+                continue
+            folder = self.unit_folder(layer, unit)
+            for old in folder.glob("live_*.png") if folder.is_dir() else ():
+                old.unlink(missing_ok=True)
+            for rank, i in enumerate(filled):
+                self.write_image(layer, unit, f"live_{rank:02d}.png", unit_crops[i])
+            self.update_unit(layer, unit, "topk_live", {
+                "values": [round(float(unit_values[i]), 6) for i in filled], "frames_seen": frames_seen,
+                "saved": saved, "method": "maximum over the unit's map in frames of a live session"})
+            written += 1
+        self.rebuild_index(layer, layer_path)
+        return written
 
     def clear_topk(self, layer: str, unit: int) -> None:
         """Remove a unit's old patches before a new scan's are written."""

@@ -16,7 +16,8 @@ from typing import Callable
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QActionGroup
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QFileDialog, QInputDialog, QMenu, QMenuBar, QSizePolicy, QSplitter, QVBoxLayout,
+                             QWidget)
 
 from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
 from deepvis.live import keys
@@ -147,6 +148,10 @@ class LiveMode(Mode):
         middle = _column((self.layer_bar, 0), (self.grid_pane, 1))
         self.right = _column((self.unit_pane, 2), (self.unit_trace, 0), (self.unit_panel, 5))
         self.unit_panel.setAutoFillBackground(True)
+        # The right column is shared by stretch alone: what the panel shows (images, the empty page,
+        # a progress bar) never moves the panes above it.
+        for widget in (self.unit_pane, self.unit_panel):
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
@@ -260,6 +265,9 @@ class LiveMode(Mode):
                 unit_menu.addAction(self._action(binding.text.capitalize(), self._run(binding.action), binding.action))
         unit_menu.addSeparator()
         unit_menu.addAction(self._action("Compute the unit's images now", self.compute_unit, "compute_unit"))
+        unit_menu.addSeparator()
+        unit_menu.addAction(self._action("Reset the top-9 seen live", self.reset_top_frames))
+        unit_menu.addAction(self._action("Save the top-9 seen live into the store", self.save_top_frames))
         back_menu = menu_bar.addMenu("&Backprop")
         back_menu.addAction(self._action("Cycle modes", self._run("cycle_backprop"), "cycle_backprop"))
         modes = back_menu.addMenu("Mode")
@@ -385,6 +393,7 @@ class LiveMode(Mode):
             self.model.set_unit_counts({result.view.layer: result.layout.n_units})
         self._show_grid(result)
         if (result.view.layer, result.view.unit) == (self.view.layer, self.view.unit):
+            self.unit_panel.set_live_frames((result.view.layer, result.view.unit), result.top_frames)
             self.unit_pane.set_array(result.unit_rgb)
             self.unit_pane.badge = ""
             unit = min(result.view.unit, len(result.unit_max) - 1)
@@ -658,6 +667,39 @@ class LiveMode(Mode):
         if task is not None and task.isRunning() and task.background and task.key != (view.layer, view.unit):
             task.stop()
             self.unit_panel.hide_progress()
+
+    # ------------------------------------------------------------------ the top-9 seen live
+
+    def reset_top_frames(self) -> None:
+        self.worker.reset_top_frames()
+        self.unit_panel.set_live_frames(self.unit_panel.key, None)
+        self.context.show_message("the top-9 seen live start again from the next frame")
+
+    def save_top_frames(self) -> None:
+        """Every unit's live top-9 of the shown layer into the store, as a scan of its own (live_NN.png)."""
+        store = self.unit_panel.store
+        if store is None:
+            self.context.show_message(self.unit_panel.store_error or "no unit store")
+            return
+        layer = self.loaded.find_layer(self.view.layer)
+        future = self.worker.request_top_frames(layer.name)
+
+        def save() -> str:
+            taken = future.result(timeout=30)
+            if taken is None:
+                return f"no top-9 seen live for {layer.name} yet"
+            crops, values, frames_seen = taken
+            written = store.write_live_topk(layer.name, layer.path, crops, values, frames_seen)
+            return f"saved the top-9 seen live of {written} units of {layer.name} ({frames_seen} frames) to {store.folder}"
+
+        task = BackgroundCall(save, "live top-9 writer", self)
+        task.done.connect(self.context.show_message)
+        task.done.connect(lambda _text: self.unit_panel.refresh())
+        task.failed.connect(self.context.show_message)
+        self._tasks.add(task)
+        task.done.connect(lambda _=None, t=task: self._tasks.discard(t))
+        task.failed.connect(lambda _=None, t=task: self._tasks.discard(t))
+        task.start()
 
     # ------------------------------------------------------------------ panes and layout
 

@@ -1,0 +1,87 @@
+"""The top-9 seen live: kept on the device for every unit, crops of each unit's receptive field,
+shown in the unit panel, reset and saved into the store."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+import torch
+
+from deepvis.live.top_frames import TopFrames, to_unit_top_frames
+from deepvis.sources import VideoSource
+from deepvis.unitvis.sites import ReceptiveField
+from test_gui import TIMEOUT, config, make_window, tiny_model, video  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def frame_of(value: int, size: int = 32) -> torch.Tensor:
+    return torch.full((size, size, 3), value, dtype=torch.uint8)
+
+
+def test_each_unit_keeps_its_best_frames_best_first():
+    tracker = TopFrames(3, torch.device("cpu"), None, k=4, thumb=8)
+    for index, peak in enumerate([1.0, 5.0, 3.0, 0.5, 4.0, 2.0]):
+        maps = torch.zeros(3, 4, 4)
+        maps[0, 1, 2] = peak  # unit 0 follows the peaks; unit 1 is constant; unit 2 rises
+        maps[1] += 1.0
+        maps[2, 0, 0] = index
+        tracker.update(maps, frame_of(10 * index), index)
+    crops, values, frames = (t.numpy() for t in tracker.unit(0))
+    kept = to_unit_top_frames(crops, values, frames)
+    assert kept.values.tolist() == [5.0, 4.0, 3.0, 2.0] and kept.frames.tolist() == [1, 4, 2, 5]
+    assert [int(c[0, 0, 0]) for c in kept.crops] == [10, 40, 20, 50]  # each frame's own crop
+    constant = to_unit_top_frames(*(t.numpy() for t in tracker.unit(1)))
+    assert sorted(constant.frames.tolist()) == [0, 1, 2, 3]  # ties fill free slots, never push one out
+    assert to_unit_top_frames(*(t.numpy() for t in tracker.unit(2))).frames.tolist() == [5, 4, 3, 2]
+    tracker.reset()
+    assert not np.isfinite(tracker.values.numpy()).any()
+
+
+def test_crops_are_the_receptive_field_around_the_maximum():
+    field = ReceptiveField(stride=(8.0, 8.0), offset=(-2.0, -2.0), size=(12, 12))
+    tracker = TopFrames(2, torch.device("cpu"), field, k=2, thumb=12)
+    frame = torch.zeros(32, 32, 3, dtype=torch.uint8)
+    frame[14:26, 14:26] = 200  # the box of map position (2, 2): rows 14..25
+    maps = torch.zeros(2, 4, 4)
+    maps[0, 2, 2] = 1.0
+    maps[1, 0, 0] = 1.0  # its box leaves the frame at the top left: grey there
+    tracker.update(maps, frame, 0)
+    crop0 = tracker.unit(0)[0][0].numpy()
+    assert (crop0 == 200).all()
+    crop1 = tracker.unit(1)[0][0].numpy()
+    assert (crop1[:2, :2] == 128).all() and (crop1[3:, 3:] == 0).all()
+
+
+def test_the_pipeline_returns_the_selected_units_live_top():
+    from deepvis.pipeline import Pipeline, ViewState
+
+    pipeline = Pipeline(tiny_model(), track_top_frames=True)
+    rng = np.random.default_rng(0)
+    for index in range(4):
+        result = pipeline.process(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8), ViewState("conv2", 3), index)
+    frames = result.top_frames
+    assert 1 <= len(frames.values) <= 4 and frames.crops.shape[1:] == (48, 48, 3)
+    assert (np.diff(frames.values) <= 0).all()
+    fc = pipeline.process(np.zeros((48, 48, 3), np.uint8), ViewState("fc", 2), 9).top_frames
+    assert len(fc.values) == 1
+
+
+def test_the_window_shows_resets_and_saves_the_top_seen_live(make_window, qtbot, video):
+    window = make_window(VideoSource(video, fps=0))
+    live, panel = window.live, window.live.unit_panel
+    qtbot.waitUntil(lambda: len(panel.live_grid.images) >= 3, timeout=TIMEOUT)
+    assert "SEEN LIVE · MAX" in panel.live_title.text()
+    live.save_top_frames()
+    store = panel.store
+    qtbot.waitUntil(lambda: "saved the top-9 seen live of 12 units of conv2" in window.message_label.text(),
+                    timeout=TIMEOUT)
+    info = store.unit_info("conv2", 0)["topk_live"]
+    assert len(store.unit_images("conv2", 0).live) == len(info["values"]) and info["frames_seen"] > 0
+    assert not list(store.folder.rglob("*.tmp"))
+    live.reset_top_frames()
+    assert panel.live_grid.images == []
