@@ -341,3 +341,12 @@ def test_weights_of_another_architecture_name_the_differences(tmp_path, capsys):
                  str(path), "--device", "cpu"]) == 2
     assert "of another shape (first: classifier.1.weight, (10, 512, 1, 1) in the file, (1000, 512, 1, 1)" in \
         capsys.readouterr().err
+
+
+def test_shipped_jpeg_images_are_read_like_pngs(tmp_path):
+    from deepvis.unitvis.store import write_bytes_atomic
+
+    store = UnitStore(tmp_path, "m")
+    ok, encoded = cv2.imencode(".jpg", np.full((8, 8, 3), 90, np.uint8))
+    write_bytes_atomic(store.unit_folder("conv", 4) / "opt_lucid.jpg", encoded.tobytes())
+    assert [p.name for p in store.unit_images("conv", 4).optimized] == ["opt_lucid.jpg"]

@@ -221,7 +221,7 @@ class UnitStore:
             names = sorted(os.listdir(folder))
         except OSError:
             return UnitImages()
-        optimized = tuple(folder / n for n in names if n.startswith("opt_") and n.endswith(".png"))
+        optimized = tuple(folder / n for n in names if n.startswith("opt_") and n.endswith((".png", ".jpg")))
         patches = sorted((int(m.group(1)), n) for n in names if (m := PATCH_RE.match(n)))
         deconvs = sorted((int(m.group(1)), n) for n in names if (m := DECONV_RE.match(n)))
         live = sorted((int(m.group(1)), n) for n in names if (m := LIVE_RE.match(n)))
