@@ -34,20 +34,25 @@ def main(out: Path) -> int:
     from deepvis.learn.network import NetworkSpec
     from deepvis.gui.learn_views3d import opengl_problem
     from deepvis.gui.learn_worker import LearnSetup
-    from deepvis.gui.main_window import MainWindow
     from deepvis.gui.theme import PANEL
 
     report: dict = {"platform": app.platformName(), "opengl_problem": opengl_problem()}
     background = (PANEL.red(), PANEL.green(), PANEL.blue())
     failures = []
 
-    # The whole mode, as the window hosts it (pyqtgraph.opengl shares its shader programs
-    # between the GL widgets of one window): it must pick the GL views and draw in them.
+    # The whole mode in one window, as the shell hosts it (pyqtgraph.opengl shares its shader
+    # programs between the GL widgets of one window): it must pick the GL views and draw in them.
+    from deepvis.gui.modes.base import ModeContext
+    from deepvis.gui.modes.learn import LearnMode
+
     setup = LearnSetup(DataSettings(points=160), NetworkSpec())
-    window = MainWindow(Config().replace(device="cpu"), mode="learn", options={"learn": setup})
-    window.resize(1280, 800)
-    window.show()
-    mode = window.current
+    messages: list[str] = []
+    context = ModeContext(Config().replace(device="cpu"), messages.append, lambda _text: None,
+                          lambda name: mode, lambda name: None, {"learn": setup})
+    mode = LearnMode(context)
+    mode.resize(1200, 760)
+    mode.show()
+    mode.activate()
     deadline = time.perf_counter() + 60
     while (mode.frame is None or mode.frame.views.step < 200) and time.perf_counter() < deadline:
         app.processEvents()
@@ -68,9 +73,9 @@ def main(out: Path) -> int:
             report[f"{name}_share"] = round(share, 4)
             if not ok:
                 failures.append(f"the GL {name} view is blank ({share:.1%} of its pixels differ from the background)")
-    window.save_screenshot(out / "gl_window.png")
-    window.shutdown()
-    window.close()
+    mode.grab().save(str(out / "gl_mode.png"))
+    mode.shutdown()
+    mode.close()
     report["failures"] = failures
     print(json.dumps(report))
     return 1 if failures else 0

@@ -58,7 +58,7 @@ class LearnControls(QWidget):
         layout.addLayout(buttons)
 
         self.stats = QLabel("")
-        self.stats.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace; color: #dedfe4;")
+        self.stats.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
         self.stats.setMinimumHeight(64)
         self.stats.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.stats)

@@ -233,7 +233,9 @@ class CurvesPane(QWidget):
         self.acc_plot = self.view.addPlot(row=0, col=1)
         self.loss_plot.setLogMode(y=True)
         self.curves = {}
-        for plot, title in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
+        # Legends where the curves are not: bottom left for the loss (it starts high), bottom
+        # right for the accuracy (it starts low).
+        for plot, title, corner in ((self.loss_plot, "loss", (8, -8)), (self.acc_plot, "accuracy", (-8, -8))):
             plot.setMenuEnabled(False)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
@@ -244,7 +246,7 @@ class CurvesPane(QWidget):
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen(MUTED)
                 plot.getAxis(axis).setPen(MUTED)
-            plot.addLegend(offset=(-6, 6), labelTextColor=TEXT.name(), labelTextSize="8pt")
+            plot.addLegend(offset=corner, labelTextColor=TEXT.name(), labelTextSize="8pt")
         for key, plot, colour, style in (
                 ("train_loss", self.loss_plot, ACCENT, Qt.PenStyle.SolidLine),
                 ("test_loss", self.loss_plot, QColor(150, 170, 210), Qt.PenStyle.DashLine),
@@ -286,7 +288,9 @@ class CurvesPane(QWidget):
             low = float(np.log10(max(losses.min(), 1e-6)))
             high = float(np.log10(max(losses.max(), 1e-6)))
             if self._loss_range is None or low < self._loss_range[0] or high > self._loss_range[1]:
-                self._loss_range = (np.floor(low) - 0.1, np.ceil(high) + 0.1)
+                # Whole decades, at least three: fewer would bring pyqtgraph's minor tick labels.
+                top = np.ceil(high)
+                self._loss_range = (min(np.floor(low), top - 3) - 0.1, top + 0.1)
                 self.loss_plot.setYRange(*self._loss_range, padding=0)
         shown = float(steps[min(frame.index, len(steps) - 1)])
         for marker in self.markers:

@@ -26,6 +26,8 @@ AZIMUTH, ELEVATION, DISTANCE = -58.0, 22.0, 5.2
 BOX_EDGES = np.array([[a, b] for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1])
 BOX_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float32)
 AXIS_LABELS = np.array([[1.2, -1.0, -1.0], [-1.0, 1.2, -1.0], [-1.0, -1.0, 1.15]], dtype=np.float32)
+PLANE_RGBA = (0.72, 0.75, 0.82, 0.22)
+PLANE_EDGE_RGBA = (0.85, 0.87, 0.92, 0.8)
 NO_GL_PLATFORMS = ("offscreen", "minimal", "vnc", "linuxfb")
 
 _gl_problem: str | None | bool = False  # False: not checked yet
@@ -87,6 +89,7 @@ class GLScene(QWidget):
         self.scatter.setGLOptions("translucent")
         self.view.addItem(self.scatter)
         self.plane: object | None = None
+        self.plane_edge: object | None = None
         self.surface: object | None = None
         self.labels = [gl.GLTextItem(pos=p, text="", color=(190, 194, 202, 255))
                        for p in AXIS_LABELS]
@@ -114,16 +117,22 @@ class GLScene(QWidget):
         self._axes(axes)
         if polygon is not None and len(polygon) >= 3:
             faces = np.array([[0, i, i + 1] for i in range(1, len(polygon) - 1)])
+            outline = np.concatenate([polygon, polygon[:1]])
             if self.plane is None:
-                self.plane = self.gl.GLMeshItem(vertexes=polygon, faces=faces, color=(0.75, 0.77, 0.82, 0.28),
-                                                smooth=False, drawEdges=True, edgeColor=(0.85, 0.87, 0.9, 0.6),
+                self.plane = self.gl.GLMeshItem(vertexes=polygon, faces=faces, color=PLANE_RGBA, smooth=False,
                                                 glOptions="translucent")
+                self.plane_edge = self.gl.GLLinePlotItem(pos=outline, mode="line_strip", color=PLANE_EDGE_RGBA,
+                                                         width=1.5, antialias=True)
                 self.view.addItem(self.plane)
+                self.view.addItem(self.plane_edge)
             else:
-                self.plane.setMeshData(vertexes=polygon, faces=faces, color=(0.75, 0.77, 0.82, 0.28))
+                self.plane.setMeshData(vertexes=polygon, faces=faces, color=PLANE_RGBA)
+                self.plane_edge.setData(pos=outline)
             self.plane.setVisible(True)
+            self.plane_edge.setVisible(True)
         elif self.plane is not None:
             self.plane.setVisible(False)
+            self.plane_edge.setVisible(False)
 
     def set_surface(self, values: np.ndarray, rgb: np.ndarray, low: float, high: float,
                     axes: tuple[str, str, str] = ("x1", "x2", "")) -> None:
@@ -131,6 +140,7 @@ class GLScene(QWidget):
         self.scatter.setVisible(False)
         if self.plane is not None:
             self.plane.setVisible(False)
+            self.plane_edge.setVisible(False)
         heights = surface_grid(values, low, high)
         colours = np.concatenate([rgb[::-1].transpose(1, 0, 2) / 255.0,
                                   np.ones(rgb.shape[:2] + (1,))], axis=2).astype(np.float32)

@@ -60,7 +60,7 @@ class LearnMode(Mode):
         self.display_times: deque[float] = deque(maxlen=60)
         self._started = False
         self._stopped = False
-        self._setup_shape = (setup.spec.hidden, setup.data.source)
+        self._last_shown: dict[str, tuple] = {}
         self._build(setup)
         self._build_actions()
         self.worker = LearnWorker(setup, self)
@@ -421,9 +421,11 @@ class LearnMode(Mode):
         if frame is None or not frame.views.stages:
             return
         stage = frame.views.stages[min(self.stage_index, len(frame.views.stages) - 1)]
-        colours = CLASS_RGBA[frame.views.labels.astype(int)]
         polygon = plane_polygon(stage.plane) if stage.plane is not None else None
-        self.scene.set_points(stage.points, colours, polygon, stage.axes)
+        key = (frame.run, self.stage_index, stage.projected)
+        if not self._unchanged("stage", key, stage.points, polygon):
+            colours = CLASS_RGBA[frame.views.labels.astype(int)]
+            self.scene.set_points(stage.points, colours, polygon, stage.axes)
         shown = f"PCA {stage.width}→3 ({stage.explained:.0%} of the variance)" if stage.projected else (
             f"{stage.width}-D")
         verdict = "separable: plane drawn" if stage.plane is not None else "not linearly separable here"
@@ -439,11 +441,28 @@ class LearnMode(Mode):
             return
         landscapes = frame.views.landscapes
         item = landscapes[self.neuron_index % len(landscapes)]
-        self.surface.set_surface(item.values, item.rgb, item.low, item.high)
+        heights = (item.values - item.low) / max(item.high - item.low, 1e-12)
+        if not self._unchanged("surface", (frame.run, self.neuron_index % len(landscapes)), heights):
+            self.surface.set_surface(item.values, item.rgb, item.low, item.high)
         layer = (frame.views.layer_titles[item.layer - 1] if item.layer - 1 < len(frame.views.layer_titles)
                  else f"layer {item.layer}")
         self.surface_title.setText(f"NEURON {item.label} · {layer} · height and colour: "
                                    f"{item.low:.3g} to {item.high:.3g}")
+
+    def _unchanged(self, view: str, key: tuple, *arrays) -> bool:
+        """True when a 3-D view would show the same as it does (within 1/500 of the cube):
+        a converged network changes little, and each repaint costs a software GL a few ms."""
+        last = self._last_shown.get(view)
+        self._last_shown[view] = (key, arrays)
+        if last is None or last[0] != key or len(last[1]) != len(arrays):
+            return False
+        for old, new in zip(last[1], arrays):
+            if (old is None) != (new is None):
+                return False
+            if old is not None and (old.shape != new.shape or np.abs(old - new).max() > 2e-3):
+                return False
+        self._last_shown[view] = last  # compare with what is on screen, so slow drifts still show
+        return True
 
     def display_rate(self) -> float:
         times = self.display_times
