@@ -112,7 +112,7 @@ def test_transforms_keep_the_size_and_repeat_for_a_seed(transform):
 
 def test_a_whole_pixel_shift_moves_the_image():
     x = images(1, size=12)
-    shifted = Jitter(4).apply(x, torch.tensor([[1.0, 0.5]]))  # +2 px in x, 0 in y
+    shifted = Jitter(4).apply(x, torch.tensor([[0.5, 1.0]]))  # 0 px down, 2 px right
     assert torch.allclose(shifted[..., :-2], x[..., 2:], atol=1e-5)
     assert torch.allclose(RandomScale(1.0, 1.0).apply(x, torch.zeros(1, 1)), x, atol=1e-5)
 

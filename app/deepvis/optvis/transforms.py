@@ -53,7 +53,9 @@ class Pad(Transform):
 
 
 class Jitter(Transform):
-    """A shift of up to `pixels` / 2 pixels each way (Lucid's jitter: a random crop `pixels` smaller)."""
+    """A shift of up to `pixels` / 2 pixels each way (Lucid's jitter: a random crop `pixels` smaller).
+
+    Draws: the shift down, then the shift right."""
 
     draws = 2
 
@@ -62,8 +64,8 @@ class Jitter(Transform):
 
     def matrix(self, draws):
         m = _identity(len(draws))
-        m[:, 0, 2] = (draws[:, 0] - 0.5) * self.pixels
-        m[:, 1, 2] = (draws[:, 1] - 0.5) * self.pixels
+        m[:, 1, 2] = (draws[:, 0] - 0.5) * self.pixels
+        m[:, 0, 2] = (draws[:, 1] - 0.5) * self.pixels
         return m
 
 

@@ -49,7 +49,7 @@ class Preset:
     init_std: float = 10.0  # of the starting noise, in 0..255 pixel units (Fourier units for lucid)
     # lucid only
     pad: int = 0
-    jitter: int = 0  # then scale, rotate, and a second jitter of half this
+    jitter: int = 0  # Lucid's jitter before scale and rotate; another of half this follows them
     scales: tuple[float, float] = (1.0, 1.0)
     degrees: float = 0.0
     redirect_steps: int = 0
@@ -120,10 +120,11 @@ def _image(preset: Preset, random: ImageRandom, size: int, mean: Sequence[float]
 
 
 def _views(preset: Preset) -> Compose | None:
-    moves = [Jitter(preset.jitter) if preset.jitter else None,
+    # Lucid's two jitters (before and after scale and rotate) as one shift of their sum:
+    # the same views, drawn as 4 numbers per step, that the shipped images were made with.
+    moves = [Jitter(preset.jitter + preset.jitter // 2) if preset.jitter else None,
              RandomScale(*preset.scales) if preset.scales != (1.0, 1.0) else None,
-             RandomRotate(preset.degrees) if preset.degrees else None,
-             Jitter(preset.jitter // 2) if preset.jitter // 2 else None]
+             RandomRotate(preset.degrees) if preset.degrees else None]
     moves = [m for m in moves if m is not None]
     return Compose([Pad(preset.pad), *moves]) if moves else None
 
