@@ -444,3 +444,22 @@ def test_the_opengl_views_render_under_xvfb(tmp_path):
     for name in ("gl_stage.png", "gl_surface.png"):
         image = cv2.imread(str(tmp_path / name))
         assert image is not None and image.std() > 5
+
+
+def test_play_after_a_nan_says_what_to_do(learn_window, qtbot):
+    window, mode = learn_window
+    mode.controls.activation.blockSignals(True)
+    mode.controls.activation.setCurrentText("linear")
+    mode.controls.activation.blockSignals(False)
+    mode.controls.learning_rate.setValue(100.0)
+    mode.reset()  # a linear network at SGD 100: the loss overflows within a few steps
+    qtbot.waitUntil(lambda: mode.frame.run == mode.worker.run_id and mode.frame.failure is not None,
+                    timeout=TIMEOUT)
+    assert not mode.playing and "became" in window.message
+    mode.set_playing(True)
+    assert not mode.playing and "change the learning rate" in window.message
+    mode.controls.learning_rate.setValue(0.01)
+    mode.apply_training()
+    qtbot.waitUntil(lambda: mode.worker.live.trainer.failure is None, timeout=TIMEOUT)
+    mode.set_playing(True)
+    assert mode.playing

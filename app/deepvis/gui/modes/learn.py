@@ -270,6 +270,10 @@ class LearnMode(Mode):
         return self.worker.playing
 
     def set_playing(self, playing: bool) -> None:
+        live = self.worker.live
+        if playing and live is not None and live.trainer.failure:
+            self.context.show_message(f"{live.trainer.failure}; change the learning rate, or reset (r)")
+            playing = False
         self.worker.set_playing(playing)
         self.controls.set_playing(playing)
         if playing:
