@@ -346,9 +346,10 @@ def test_stage_slider_and_neuron_click_change_the_3d_views(learn_window, qtbot):
     assert np.array_equal(mode.scene.points, mode.frame.views.stages[0].points)
     mode.handle_key("Up")
     assert mode.stage_slider.value() == 1 and "1 WX+B" in mode.stage_title.text()
+    from PyQt6.QtCore import Qt
+
     rect = mode.grid.tile_rect(1)
-    qtbot.mouseClick(mode.grid, __import__("PyQt6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton,
-                     pos=rect.center().toPoint())
+    qtbot.mouseClick(mode.grid, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
     assert mode.neuron_index == 1 and "NEURON 1:1" in mode.surface_title.text()
     assert mode.surface.surface is not None
 
