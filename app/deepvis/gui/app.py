@@ -17,6 +17,11 @@ def make_application():
 
     app = QApplication.instance()
     if app is None:
+        from PyQt6.QtCore import QCoreApplication, Qt
+
+        # pyqtgraph.opengl compiles its shaders once per process: every GL view must share one context
+        # group, or a second window's views fail (GLError: invalid value).
+        QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
         app = QApplication(sys.argv[:1])
         app.setApplicationName("deepvis")
     apply_theme(app)
