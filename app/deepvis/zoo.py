@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -276,7 +276,7 @@ def require_host(model: str, host: str) -> None:
 
     try:
         socket.getaddrinfo(host, 443)
-    except OSError as exc:
+    except OSError:
         raise DownloadError(model, OSError(f"no network: {host} unreachable")) from None
 
 

@@ -15,7 +15,8 @@ from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSi
 
 from deepvis import DeepvisError
 from deepvis.gui.panes import fit_rect
-from deepvis.gui.theme import MUTED, PANEL
+from deepvis.gui.theme import PANEL
+from deepvis.gui.controls import section_title
 
 log = logging.getLogger("deepvis.gui")
 
@@ -169,11 +170,8 @@ def _qimage(rgb) -> QImage:
 
 
 def _section(title: str) -> QLabel:
-    label = QLabel(title.upper())
-    label.setObjectName("sectionTitle")
     # A title never widens the panel: the panes keep their geometry whatever the text.
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    return label
+    return section_title(title.upper(), elastic=True)
 
 
 class UnitPanel(QWidget):

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenuBar, QPushButton, QSpinBox,
-                             QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QLabel, QMenuBar, QPushButton, QSplitter, QTabWidget,
+                             QVBoxLayout, QWidget)
 
 from deepvis.gui.modes.base import Mode, ModeContext
 from deepvis.gui.panes import ImagePane
 from deepvis.gui.weights_widgets import JobWorker, SignedBars, TilesPane
+from deepvis.gui.controls import labelled_row, spin_box
 
 REPORT_EVERY = 40  # training steps between live weight images
 TILE_ZOOM = 3
@@ -102,19 +103,16 @@ class DigitsMode(Mode):
     # ------------------------------------------------------------------ construction
 
     def _build(self) -> None:
-        self.hidden = _spin(1, 400, 30)
+        self.hidden = spin_box(1, 400, 30)
         self.init = QComboBox()
         self.init.addItems(["scaled", "randn"])
         self.l2 = QDoubleSpinBox()
         self.l2.setRange(0, 100)
         self.l2.setDecimals(2)
-        self.epochs = _spin(1, 500, 30)
-        self.seed = _spin(0, 10_000, 0)
-        bar = QHBoxLayout()
-        for label, widget in (("hidden", self.hidden), ("init", self.init), ("L2", self.l2),
-                              ("epochs", self.epochs), ("seed", self.seed)):
-            bar.addWidget(QLabel(label))
-            bar.addWidget(widget)
+        self.epochs = spin_box(1, 500, 30)
+        self.seed = spin_box(0, 10_000, 0)
+        bar = labelled_row((("hidden", self.hidden), ("init", self.init), ("L2", self.l2),
+                            ("epochs", self.epochs), ("seed", self.seed)))
         self.buttons = {}
         for key, text, slot in (("t", "Train", self.train), ("s", "Sweep", self.sweep),
                                 ("c", "Compare", self.compare), ("n", "CNN", self.cnn), ("x", "Stop", self.stop)):
@@ -340,13 +338,6 @@ class DigitsMode(Mode):
 
     def shutdown(self) -> None:
         self.worker.stop()
-
-
-def _spin(low: int, high: int, value: int) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    return spin
 
 
 def _read_rgb(path) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from deepvis.gui.learn_panels import BoundaryPane, CurvesPane, LandscapeGrid
 from deepvis.gui.learn_views3d import make_scene, opengl_problem
 from deepvis.gui.learn_worker import LearnFrame, LearnSetup, LearnWorker
 from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.controls import section_title
 
 log = logging.getLogger("deepvis.gui")
 
@@ -36,13 +37,6 @@ KEYS = [("Space", "train / pause"), ("s", "step (one snapshot's steps), then pau
         ("r", "reset: a new network, same settings"), ("Left / Right", "timeline: an earlier / later moment"),
         ("PgUp / PgDown", "timeline: 10% back / forward"), ("Up / Down", "stage of the 3-D view: later / earlier"),
         ("n", "next neuron's surface"), ("t", "test points on the boundary: show / hide")]
-
-
-def _header(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("sectionTitle")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-    return label
 
 
 class LearnMode(Mode):
@@ -96,7 +90,7 @@ class LearnMode(Mode):
         self.timeline_label.setMinimumWidth(190)
         self.timeline_label.setStyleSheet("font-family: 'DejaVu Sans Mono', monospace;")
         row = QHBoxLayout()
-        row.addWidget(_header("TIMELINE"))
+        row.addWidget(section_title("TIMELINE"))
         row.addWidget(self.timeline, 1)
         row.addWidget(self.timeline_label)
         self.curves = CurvesPane()
@@ -110,13 +104,13 @@ class LearnMode(Mode):
 
         self.grid = LandscapeGrid()
         self.grid.neuron_clicked.connect(self.select_neuron)
-        self.surface_title = _header("NEURON")
+        self.surface_title = section_title("NEURON")
         self.surface = make_scene()
         neurons = QWidget()
         top = QHBoxLayout(neurons)
         top.setContentsMargins(0, 0, 0, 0)
         grid_box = QVBoxLayout()
-        grid_box.addWidget(_header("EVERY NEURON · click one"))
+        grid_box.addWidget(section_title("EVERY NEURON · click one"))
         grid_box.addWidget(self.grid, 1)
         surface_box = QVBoxLayout()
         surface_box.addWidget(self.surface_title)
@@ -124,7 +118,7 @@ class LearnMode(Mode):
         top.addLayout(grid_box, 1)
         top.addLayout(surface_box, 1)
 
-        self.stage_title = _header("DATA AT A STAGE")
+        self.stage_title = section_title("DATA AT A STAGE")
         self.scene = make_scene()
         self.stage_slider = QSlider(Qt.Orientation.Horizontal)
         self.stage_slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -135,11 +129,11 @@ class LearnMode(Mode):
         self.stage_name = QLabel("")
         self.stage_name.setMinimumWidth(150)
         stage_row = QHBoxLayout()
-        stage_row.addWidget(_header("STAGE"))
+        stage_row.addWidget(section_title("STAGE"))
         stage_row.addWidget(self.stage_slider, 1)
         stage_row.addWidget(self.stage_name)
         problem = opengl_problem()
-        self.gl_note = _header(f"software 3-D ({problem}); OpenGL views need a display" if problem else "")
+        self.gl_note = section_title(f"software 3-D ({problem}); OpenGL views need a display" if problem else "")
         self.gl_note.setVisible(bool(problem))
         self.gl_note.setWordWrap(True)
         stages = QWidget()

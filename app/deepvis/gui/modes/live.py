@@ -32,6 +32,7 @@ from deepvis.gui.modes.base import Mode, ModeContext
 from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, UnitTrace
 from deepvis.gui.unit_panel import ComputeTask, UnitPanel
 from deepvis.gui.worker import Delivery, ModelInfo, PipelineWorker
+from deepvis.gui.controls import column
 
 log = logging.getLogger("deepvis.gui")
 
@@ -144,9 +145,9 @@ class LiveMode(Mode):
         self.unit_panel.compute_requested.connect(self.compute_unit)
         self.unit_panel.images_shown.connect(self._on_unit_images_shown)
 
-        left = _column((self.input_pane, 1), (self.predictions, 0), (self.backprop_pane, 1))
-        middle = _column((self.layer_bar, 0), (self.grid_pane, 1))
-        self.right = _column((self.unit_pane, 2), (self.unit_trace, 0), (self.unit_panel, 5))
+        left = column((self.input_pane, 1), (self.predictions, 0), (self.backprop_pane, 1))
+        middle = column((self.layer_bar, 0), (self.grid_pane, 1))
+        self.right = column((self.unit_pane, 2), (self.unit_trace, 0), (self.unit_panel, 5))
         self.unit_panel.setAutoFillBackground(True)
         # The right column is shared by stretch alone: what the panel shows (images, the empty page,
         # a progress bar) never moves the panes above it.
@@ -735,16 +736,6 @@ class LiveMode(Mode):
         super().resizeEvent(event)
         if not self._user_sized:
             QTimer.singleShot(0, self._fit_splitter)  # after the layouts have given the splitter its size
-
-
-def _column(*widgets: tuple[QWidget, int]) -> QWidget:
-    column = QWidget()
-    layout = QVBoxLayout(column)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(6)
-    for widget, stretch in widgets:
-        layout.addWidget(widget, stretch)
-    return column
 
 
 def _load_model(name: str, config: Config, weights: str | None = None) -> LoadedModel:

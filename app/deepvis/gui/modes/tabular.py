@@ -30,6 +30,7 @@ from deepvis.gui.modes.base import Mode, ModeContext
 from deepvis.tabular.data import BUNDLED, Table, load_table
 from deepvis.tabular.explain import METHODS, LayerSummary, TrainedTable, summarize_layers
 from deepvis.tabular.train import Progress, Trainer, TrainSpec, layer_weights
+from deepvis.gui.controls import section_title
 
 log = logging.getLogger("deepvis.gui")
 
@@ -471,12 +472,6 @@ def _text(value) -> str:
     return str(value)
 
 
-def _section(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("sectionTitle")
-    return label
-
-
 # --------------------------------------------------------------------------- the mode
 
 
@@ -554,7 +549,7 @@ class TabularMode(Mode):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(_section("NETWORK · links: blue positive, red negative weights; click a neuron"))
+        left_layout.addWidget(section_title("NETWORK · links: blue positive, red negative weights; click a neuron"))
         left_layout.addWidget(self.network, 1)
         self.legend = QLabel("")
         self.legend.setObjectName("emptyState")
@@ -578,7 +573,7 @@ class TabularMode(Mode):
                                      "which sum to the neuron's value minus its value at the low row")
         self.row_bars_box.toggled.connect(self.set_row_bars)
         heading = QHBoxLayout()
-        heading.addWidget(_section("WHAT DRIVES THE NEURON · blue raises it, red lowers it"), 1)
+        heading.addWidget(section_title("WHAT DRIVES THE NEURON · blue raises it, red lowers it"), 1)
         heading.addWidget(self.row_bars_box)
         upper_layout.addLayout(heading)
         upper_layout.addWidget(self.neuron_title)
@@ -586,7 +581,7 @@ class TabularMode(Mode):
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(_section(f"THE {TOP_K} ROWS THAT EXCITE IT MOST"))
+        lower_layout.addWidget(section_title(f"THE {TOP_K} ROWS THAT EXCITE IT MOST"))
         lower_layout.addWidget(self.top_table)
         right.addWidget(upper)
         right.addWidget(lower)
@@ -605,7 +600,7 @@ class TabularMode(Mode):
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(_section("ROWS · select one to colour every neuron by its value for that row"))
+        bottom_layout.addWidget(section_title("ROWS · select one to colour every neuron by its value for that row"))
         bottom_layout.addWidget(self.rows_view)
 
         main = QSplitter(Qt.Orientation.Vertical)
