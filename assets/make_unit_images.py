@@ -21,8 +21,8 @@ import cv2
 
 ASSETS = Path(__file__).resolve().parent
 MODEL = "efficientnet_lite0"
-# layer -> units ("all" or a --units spec), the default layer first.
-PLAN = {"block3": "all", "fc": "all", "stem": "0-63", "block1": "0-63", "block2": "0-63", "block4": "0-63",
+# layer -> units ("all" or a --units spec), the default layer first; stem and block1 have 32 units.
+PLAN = {"block3": "all", "fc": "all", "stem": "all", "block1": "all", "block2": "0-63", "block4": "0-63",
         "block5": "0-63", "block6": "0-63", "block7": "0-63", "head": "0-63"}
 
 
