@@ -19,7 +19,9 @@ with all units in one batch. Both maximize the unit's output at the centre of
 its map; render_vis's resizing to 224 px is replaced by a resize to the padded
 view's own size, so that both tools' models see the image at the scale it is
 measured at. The reached activation of each final image is measured the same
-way for both: one plain forward pass of the images.
+way for both: one plain forward pass of the images, read at the centre of the
+unit's map and at its peak over the map (Lucent's jitter shifts only one way,
+so its pattern may land off-centre).
 
     pip install -e '.[compare]'
     python scripts/compare_peers.py [--json FILE] [--units 0-7] [--size 128] [--steps 128]
@@ -193,7 +195,8 @@ def check_backprop(model: nn.Module, x: torch.Tensor, target: int, with_captum: 
 
 
 def time_backprop(model: nn.Module, x: torch.Tensor, target: int, repeats: int) -> dict:
-    """Per mode: median seconds of deepvis and Captum, alternating, after one warm-up each."""
+    """Per mode: median seconds of deepvis and Captum, run in alternation after one warm-up each, and
+    the median of the Captum / deepvis ratios of consecutive pairs (robust to a shared machine's load)."""
     captum = captum_methods(model)
     figures = {}
     for mode in MODES:
@@ -211,6 +214,7 @@ def time_backprop(model: nn.Module, x: torch.Tensor, target: int, repeats: int) 
                     run()
                     times[name].append(time.perf_counter() - start)
         figures[mode] = {name: statistics.median(values) for name, values in times.items()}
+        figures[mode]["ratio"] = statistics.median(c / d for c, d in zip(times["captum"], times["deepvis"]))
     return figures
 
 
@@ -269,7 +273,8 @@ def compare_backprop(args, folder: Path) -> list[dict]:
         for mode in MODES:
             rows.append({"model": name, "weights": weights, "target_logit": target, "calls": calls,
                          "mode": mode, **{f"error_{k}": v for k, v in errors[mode].items()},
-                         "seconds_deepvis": times[mode]["deepvis"], "seconds_captum": times[mode]["captum"]})
+                         "seconds_deepvis": times[mode]["deepvis"], "seconds_captum": times[mode]["captum"],
+                         "captum_over_deepvis": times[mode]["ratio"]})
         print(f"backprop: {name} done", file=sys.stderr)
     return rows
 
@@ -296,8 +301,9 @@ def optvis_model(args, folder: Path):
     return loaded
 
 
-def measure_units(loaded, path: str, units: list[int], images: torch.Tensor) -> torch.Tensor:
-    """Image b's value of unit units[b] at the centre of the module's output: one plain forward."""
+def measure_units(loaded, path: str, units: list[int], images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Image b's value of unit units[b] in the module's output, from one plain forward: at the centre
+    of its map (what both tools maximize) and its peak over the map (wherever the pattern landed)."""
     mean = torch.tensor(loaded.card.mean).view(1, 3, 1, 1)
     std = torch.tensor(loaded.card.std).view(1, 3, 1, 1)
     taken = {}
@@ -307,9 +313,11 @@ def measure_units(loaded, path: str, units: list[int], images: torch.Tensor) -> 
             loaded.model((images - mean) / std)
     finally:
         handle.remove()
-    out = taken["out"]
-    centre = out[:, :, out.shape[2] // 2, out.shape[3] // 2] if out.dim() == 4 else out.flatten(1)
-    return centre[torch.arange(len(units)), torch.tensor(units)].float()
+    out = taken["out"].float()
+    maps = out[torch.arange(len(units)), torch.tensor(units)]
+    if maps.dim() == 1:  # a flat layer: the unit is its own centre and peak
+        return {"centre": maps, "peak": maps}
+    return {"centre": maps[:, maps.shape[1] // 2, maps.shape[2] // 2], "peak": maps.flatten(1).amax(dim=1)}
 
 
 def run_deepvis_optimize(loaded, path: str, units: list[int], size: int, steps: int, seed: int) -> torch.Tensor:
@@ -392,11 +400,13 @@ def compare_optimize(args, folder: Path) -> list[dict]:
         reached[tool] = measure_units(loaded, path, args.units, images)
         rows.append({"tool": tool, "model": loaded.name, "layer": path, "units": args.units, "size": args.size,
                      "steps": args.steps, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                     "units_per_s": len(args.units) / seconds, "reached": reached[tool].tolist()})
+                     "units_per_s": len(args.units) / seconds, "reached": reached[tool]["centre"].tolist(),
+                     "peak": reached[tool]["peak"].tolist()})
         print(f"optimize: {tool} done in {seconds:.1f} s", file=sys.stderr)
     ours = reached[next(iter(tools))]
     for row in rows:
-        row["deepvis_higher"] = int((ours > torch.tensor(row["reached"])).sum())
+        row["deepvis_higher"] = int((ours["centre"] > torch.tensor(row["reached"])).sum())
+        row["deepvis_higher_peak"] = int((ours["peak"] > torch.tensor(row["peak"])).sum())
     return rows
 
 
@@ -437,7 +447,8 @@ def markdown(report: dict) -> str:
     if report.get("backprop"):
         size = report["args"]["backprop_size"]
         lines += [f"Backprop: relative L2 error against the reference rule (float64) for the top logit of the "
-                  f"sample photo at {size} px, and median time of {report['args']['repeats']} runs (float32). "
+                  f"sample photo at {size} px; median time of {report['args']['repeats']} alternated runs "
+                  f"(float32) and median Captum / deepvis ratio of consecutive pairs. "
                   f"Calls: ReLU / ReLU6 calls in one forward, of which nn.ReLU module calls (all that Captum's "
                   f"rule reaches).",
                   "",
@@ -452,24 +463,27 @@ def markdown(report: dict) -> str:
                 f"| {_error(row['error_captum'])} | "
                 f"{'-' if row['mode'] == 'gradient' else _error(row['error_captum_vs_gradient'])} "
                 f"| {1000 * row['seconds_deepvis']:.1f} | {1000 * row['seconds_captum']:.1f} "
-                f"| {row['seconds_captum'] / row['seconds_deepvis']:.2f}x |")
+                f"| {row['captum_over_deepvis']:.2f}x |")
         lines.append("")
     if report.get("optimize"):
         first = report["optimize"][0]
         lines += [f"Activation maximization: {first['model']} `{first['layer']}`, units "
-                  f"{', '.join(map(str, first['units']))}, {first['size']} px, {first['steps']} steps; reached = the "
-                  f"unit's output at the centre of its map, one plain forward of each final image.",
+                  f"{', '.join(map(str, first['units']))}, {first['size']} px, {first['steps']} steps. Reached: the "
+                  f"unit's output in one plain forward of each final image, at the centre of its map (the value "
+                  f"both tools maximize) and at its peak over the map. Higher: units where deepvis's value is "
+                  f"higher (centre; peak).",
                   "",
-                  "| tool | seconds (CPU seconds) | units/s | reached: mean | median | min "
-                  "| units where deepvis is higher |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| tool | seconds (CPU seconds) | units/s | centre: mean | median | min | peak: mean "
+                  "| deepvis higher |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in report["optimize"]:
             values = row["reached"]
-            higher = "-" if row is first else f"{row['deepvis_higher']} of {len(values)}"
+            higher = ("-" if row is first else
+                      f"{row['deepvis_higher']}; {row['deepvis_higher_peak']} of {len(values)}")
             lines.append(f"| {row['tool']} | {row['seconds']:.1f} ({row['cpu_seconds']:.1f}) "
-                         f"| {row['units_per_s']:.3f} "
-                         f"| {statistics.mean(values):.3f} | {statistics.median(values):.3f} | {min(values):.3f} "
-                         f"| {higher} |")
+                         f"| {row['units_per_s']:.3f} | {statistics.mean(values):.1f} "
+                         f"| {statistics.median(values):.1f} | {min(values):.1f} "
+                         f"| {statistics.mean(row['peak']):.1f} | {higher} |")
     return "\n".join(lines)
 
 
