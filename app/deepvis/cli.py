@@ -12,7 +12,8 @@ from deepvis import DeepvisError, __version__
 from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
 from deepvis.session import first_frame, open_model, pick_layer
 
-COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "digits", "weights", "tabular", "learn")
+COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "digits", "weights", "tabular", "learn",
+            "dream")
 log = logging.getLogger("deepvis")
 
 
@@ -85,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     from deepvis.learn import command as learn_command
 
     learn_command.add_arguments(sub.add_parser("learn", help="train a small MLP on 2-D data; write its views and metrics"))
+    from deepvis.dream import command as dream_command
+
+    dream = sub.add_parser("dream", help="DeepDream on an image, or class images from noise (--class)")
+    _model_flags(dream, layer=False)
+    dream_command.add_arguments(dream)
     return parser
 
 
@@ -236,9 +242,15 @@ def cmd_learn(args, config: Config) -> int:
     return learn_command.run(args, config)
 
 
+def cmd_dream(args, config: Config) -> int:
+    from deepvis.dream import command as dream_command
+
+    return dream_command.run(args, config)
+
+
 HANDLERS = {"gui": cmd_gui, "probe": cmd_probe, "snapshot": cmd_snapshot, "bench": cmd_bench,
             "precompute": cmd_precompute, "models": cmd_models, "digits": cmd_digits, "weights": cmd_weights,
-            "tabular": cmd_tabular, "learn": cmd_learn}
+            "tabular": cmd_tabular, "learn": cmd_learn, "dream": cmd_dream}
 
 
 def main(argv: list[str] | None = None) -> int:

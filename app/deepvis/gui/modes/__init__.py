@@ -12,6 +12,7 @@ MODES: tuple[tuple[str, str, str, str], ...] = (
     ("live", "Live", "deepvis.gui.modes.live", "LiveMode"),
     ("learn", "Learn", "deepvis.gui.modes.learn", "LearnMode"),
     ("digits", "Digits", "deepvis.gui.modes.digits", "DigitsMode"),
+    ("dream", "Dream", "deepvis.gui.modes.dream", "DreamMode"),
     ("tabular", "Tabular", "deepvis.gui.modes.tabular", "TabularMode"),
     ("weights", "Weights", "deepvis.gui.modes.weights", "WeightsMode"),
 )

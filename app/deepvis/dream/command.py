@@ -1,0 +1,127 @@
+"""`deepvis dream`: DeepDream on an image, or class images from noise for several seeds.
+
+  deepvis dream IMAGE [--layer L] [--unit U] [--octaves 4] ... --out FILE.png
+      writes FILE.png and FILE.json ({"octaves": [{"size", "objective_start", "objective_end"}], ...})
+  deepvis dream --class NAME_OR_INDEX --seeds N [--size 224] --out DIR
+      writes DIR/seed_<s>.png, DIR/classes.json and DIR/sheet.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from deepvis import DeepvisError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", nargs="?", help="the image to dream on (any size)")
+    parser.add_argument("--layer", help="the layer to amplify: a short name or a module path "
+                                        "(default: the model's dream layer)")
+    parser.add_argument("--unit", type=int, help="amplify this unit (channel) only (default: the whole layer)")
+    parser.add_argument("--octaves", type=int, default=4, help="octaves, smallest first (default: 4)")
+    parser.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default: 1.4)")
+    parser.add_argument("--steps", type=int, help="steps per octave (default: 10); with --class, "
+                                                  "Adam steps (default: 512)")
+    parser.add_argument("--lr", type=float, help="mean step in grey levels (default: 1.5); with --class, "
+                                                 "Adam's rate (default: 0.05)")
+    parser.add_argument("--jitter", type=int, default=32, help="random roll in pixels each way (default: 32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the rolls (default: 0)")
+    parser.add_argument("--class", dest="class_name", metavar="NAME_OR_INDEX",
+                        help="make images of this class from noise instead (a label or an index)")
+    parser.add_argument("--seeds", type=int, default=4, help="with --class: how many seeds (default: 4)")
+    parser.add_argument("--size", type=int, help="with --class: image side (default: the model's input size)")
+    parser.add_argument("--bench", action="store_true",
+                        help="also time bare forward+backward steps and print one JSON line")
+    parser.add_argument("--out", help="FILE.png for a dream; a folder with --class")
+
+
+def run(args: argparse.Namespace, config) -> int:
+    if args.class_name is not None:
+        return run_classes(args, config)
+    return run_dream(args, config)
+
+
+def _progress_bar(total: int, what: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", desc=what, leave=False)
+
+
+def _model_and_layer(config, layer_name: str | None):
+    from deepvis.dream.deepdream import dream_layer
+    from deepvis.session import open_model
+
+    loaded = open_model(config)
+    return loaded, dream_layer(loaded, layer_name)
+
+
+def run_dream(args: argparse.Namespace, config) -> int:
+    from deepvis.dream.deepdream import DreamSettings, dream
+    from deepvis.sources import read_image
+
+    if not args.image:
+        raise DeepvisError("dream needs an IMAGE, or --class NAME for class images from noise")
+    out = Path(args.out) if args.out else None
+    if out is None and not args.bench:
+        raise DeepvisError("dream needs --out FILE.png")
+    if out is not None and out.suffix.lower() != ".png":
+        raise DeepvisError(f"--out must name a .png file, not {out}")
+    settings = DreamSettings(octaves=args.octaves, octave_scale=args.octave_scale,
+                             steps=10 if args.steps is None else args.steps,
+                             lr=1.5 if args.lr is None else args.lr, jitter=args.jitter, seed=args.seed).check()
+    rgb = read_image(args.image)
+    loaded, layer = _model_and_layer(config, args.layer)
+    if args.bench:
+        from deepvis.dream.bench import bench_dream
+
+        report, result = bench_dream(loaded, rgb, layer, args.unit, settings)
+    else:
+        with _progress_bar(settings.total_steps, "dream") as bar:
+            result = dream(loaded, rgb, layer, args.unit, settings,
+                           progress=lambda done, _total: bar.update(done - bar.n))
+    if out is not None:
+        from deepvis.dream.files import write_dream
+
+        write_dream(result, out, loaded.name, args.image)
+    if args.bench:
+        print(json.dumps(report))
+    else:
+        print(f"{loaded.name} {layer.name}" + ("" if args.unit is None else f" unit {args.unit}")
+              + f": objective x{result.ratio:.2f} over {settings.octaves} octaves; wrote {out} and "
+              + f"{out.with_suffix('.json')}")
+    return 0
+
+
+def run_classes(args: argparse.Namespace, config) -> int:
+    from deepvis.dream.classes import ClassSettings, class_gallery, find_class
+    from deepvis.dream.files import write_png
+    from deepvis.dream.sheet import contact_sheet
+    from deepvis.session import open_model
+
+    if args.image:
+        raise DeepvisError("give an IMAGE to dream on, or --class for images from noise, not both")
+    if args.layer or args.unit is not None:
+        raise DeepvisError("--layer and --unit are for dreaming on an image; --class optimizes the class's output")
+    if not args.out:
+        raise DeepvisError("dream --class needs --out DIR")
+    if args.seeds < 1:
+        raise DeepvisError(f"--seeds must be at least 1, not {args.seeds}")
+    settings = ClassSettings(steps=512 if args.steps is None else args.steps,
+                             lr=0.05 if args.lr is None else args.lr, size=args.size or 224).check()
+    loaded = open_model(config)
+    if args.size is None:
+        settings = dataclasses.replace(settings, size=loaded.card.input_size)
+    target = find_class(loaded.labels, args.class_name)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _progress_bar(settings.steps * args.seeds, f"class {loaded.labels[target]}") as bar:
+        gallery = class_gallery(loaded, target, range(args.seeds), out, settings,
+                                progress=lambda done, _total: bar.update(done - bar.n))
+    (out / "classes.json").write_text(json.dumps(gallery.summary(loaded.name), indent=2))
+    write_png(out / "sheet.png", contact_sheet(gallery.images, gallery.captions()))
+    print(f"{loaded.name} '{gallery.label}' ({target}): top-1 in {gallery.top1_share:.0%} of {args.seeds} seeds, "
+          f"median probability {gallery.median_probability:.3f}; wrote {out}/: classes.json sheet.png seed_*.png")
+    return 0
