@@ -336,8 +336,7 @@ class DreamMode(Mode):
             self.context.show_message("dream: stopping…")
 
     def back_to_live(self) -> None:
-        if self.context.find_mode("live") is not None or "live" in self.context.options:
-            self.context.show_mode("live")
+        self.context.show_mode("live")  # Live resumes: only the visible mode runs
 
     def save_result(self, path: str | Path) -> Path:
         """The dream as a PNG (and its figures beside it as JSON)."""
