@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--source", help="a video, image or folder (default: the sample video)")
     bench.add_argument("--backprop", choices=[m for m in BACKPROP_MODES if m != "off"],
                        help="also compute this backprop mode for the selected unit on every frame")
+    bench.add_argument("--top-frames", action="store_true",
+                       help="also time the pipeline keeping every unit's live top-9 (top_frames_ratio)")
 
     pre = sub.add_parser("precompute", help="compute per-unit images offline (top-k patches, optimized images)")
     from deepvis.unitvis import commands as unit_commands
@@ -195,7 +197,7 @@ def cmd_bench(args, config: Config) -> int:
     loaded = open_model(config)
     layer = pick_layer(loaded, config.layer)
     report = run_bench(loaded, layer, frames=args.frames, source=args.source, unit=args.unit,
-                       backprop=args.backprop)
+                       backprop=args.backprop, top_frames=args.top_frames)
     print(json.dumps(report))
     return 0
 
