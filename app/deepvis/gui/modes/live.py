@@ -632,7 +632,7 @@ class LiveMode(Mode):
                            background=background)
         label = f"{layer}:{unit}" + (" (in the background)" if background else "")
         task.progress.connect(lambda step, total: self._show_compute_progress(task, step, total, label))
-        task.finished_ok.connect(lambda _images: self._on_unit_computed(layer, unit))
+        task.finished_ok.connect(lambda _images: self._on_unit_computed(layer, unit, background))
         task.failed.connect(self._on_unit_failed)
         task.finished.connect(self._on_compute_finished)
         self.compute_task = task
@@ -655,9 +655,10 @@ class LiveMode(Mode):
         self.unit_panel.hide_progress()
         self._start_pending_compute()
 
-    def _on_unit_computed(self, layer: str, unit: int) -> None:
+    def _on_unit_computed(self, layer: str, unit: int, background: bool = False) -> None:
         self.unit_panel.refresh()
-        self.context.show_message(f"images of {layer}:{unit} computed")
+        if not background:  # a background image just appears in the panel; the status bar stays quiet
+            self.context.show_message(f"images of {layer}:{unit} computed")
 
     def _on_unit_failed(self, message: str) -> None:
         self.context.show_message(message)
