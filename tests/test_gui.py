@@ -340,11 +340,12 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
                      size=None):
         started.append((layer, unit, steps, size, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
         for step in range(steps):
+            if unit == 0:  # unit 0 never finishes by itself: the selection moves on first
+                while not should_stop():
+                    release.wait(0.05)
             if should_stop():
                 return store.unit_images(layer, unit)  # stopped: nothing written
             progress(step + 1, steps)
-            if unit == 0:
-                release.wait(0.05)  # unit 0 is slow: the selection moves on before it is done
         store.claim()
         store.write_image(layer, unit, "opt_lucid.png", rgb)
         finished.append(unit)
@@ -357,6 +358,7 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
     # A thread of lower priority: on a busy machine the view's worker gets the cores first.
     assert started[0] == ("conv2", 0, live_mode.AUTO_STEPS, live_mode.AUTO_SIZE, 10)
     qtbot.waitUntil(lambda: panel.progress.isVisible() and "conv2:0" in panel.progress.format(), timeout=TIMEOUT)
+    assert live.compute_task.isRunning() and live.compute_task.key == ("conv2", 0)
     qtbot.keyClick(window, "l")  # moving on cancels unit 0 and starts unit 1
     qtbot.waitUntil(lambda: finished == [1], timeout=TIMEOUT)
     qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 1) and panel.pages.currentIndex() == 0, timeout=TIMEOUT)

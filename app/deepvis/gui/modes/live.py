@@ -301,6 +301,8 @@ class LiveMode(Mode):
             self.worker.start()
             self.context.show_message(self.initial_message)
         self.worker.set_active(True)
+        if self.unit_panel.shown_key is not None:
+            self._on_unit_images_shown(self.unit_panel.shown_key)  # a background image it still lacks
 
     def deactivate(self) -> None:
         """Hidden: the worker waits and the source stops decoding (the user's pause is kept aside)."""
@@ -308,6 +310,10 @@ class LiveMode(Mode):
         self._user_paused = self.source.paused
         self.source.paused = True
         self.worker.set_active(False)
+        task = self.compute_task
+        if task is not None and task.isRunning() and task.background:
+            task.stop()  # a background image of Live's unit waits until Live is shown again
+            self._pending_compute = None
 
     def ready(self) -> bool:
         d = self.last_delivery
@@ -598,6 +604,8 @@ class LiveMode(Mode):
         panel = self.unit_panel
         if not self.config.auto_unit_images or key != (self.view.layer, self.view.unit) or panel.store is None:
             return
+        if not self.active:
+            return  # only the visible mode works: activate() asks again
         if panel.shown_key == key and panel.current_images is not None and panel.current_images.optimized:
             return
         self._request_compute(key, background=True)
