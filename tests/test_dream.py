@@ -130,7 +130,9 @@ def test_one_unit_and_cancel(loaded):
     one = dream(loaded, rgb, loaded.find_layer("block3"), 5, settings)
     assert one.unit == 5 and one.octaves[-1].objective_end > one.octaves[0].objective_start
     calls = []
-    assert dream(loaded, rgb, dream_layer(loaded), None, settings, cancel=lambda: calls.append(1) or len(calls) > 2) is None
+    stop_at_third = lambda: calls.append(1) or len(calls) > 2  # noqa: E731
+    assert dream(loaded, rgb, dream_layer(loaded), None, settings, cancel=stop_at_third) is None
+    assert len(calls) == 3
 
 
 # --------------------------------------------------------------------------- class images from noise
@@ -227,12 +229,13 @@ def test_corrupt_image_and_unknown_class_are_one_line(tmp_path, same_model, caps
 # --------------------------------------------------------------------------- the mode
 
 
-def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_path, monkeypatch):
+# Live computes no unit images in these tests: only Dream's worker runs torch beside Live's.
+def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_path):
     from deepvis.gui.main_window import MainWindow
     from deepvis.sources import VideoSource
     from test_gui import TIMEOUT, tiny_model, write_video
 
-    config = Config().replace(store=str(tmp_path / "units"), device="cpu")
+    config = Config().replace(store=str(tmp_path / "units"), device="cpu", auto_unit_images=False)
     window = MainWindow(config, tiny_model(), VideoSource(write_video(tmp_path / "v.mp4"), fps=0).start())
     window.resize(1024, 700)
     window.show()
@@ -256,15 +259,14 @@ def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_pat
 
         # Live's layer and unit; and a stop between steps.
         live.model.press("Right")
-        qtbot.waitUntil(lambda: True, timeout=10)
         mode.steps.setValue(200)
         mode.octaves.setValue(10)
         assert mode.dream_from_live(use_unit=True)
         assert mode.layer.currentText() == live.view.layer and mode.unit.value() == live.view.unit
         qtbot.waitUntil(lambda: mode.worker.busy, timeout=TIMEOUT)
         mode.handle_key("x")
-        qtbot.waitUntil(lambda: not mode.worker.busy, timeout=TIMEOUT)
-        assert "stopped" in window.message
+        qtbot.waitUntil(lambda: "stopped" in window.message, timeout=TIMEOUT)  # said once the job returned
+        assert not mode.worker.busy and mode.result.unit is None  # the stopped dream replaced nothing
 
         window.show_mode("live")  # Live resumes
         assert live.active and not mode.active
@@ -277,7 +279,7 @@ def test_dream_mode_class_gallery_shows_probabilities(qtbot, tmp_path):
     from deepvis.sources import VideoSource
     from test_gui import TIMEOUT, tiny_model, write_video
 
-    config = Config().replace(store=str(tmp_path / "units"), device="cpu")
+    config = Config().replace(store=str(tmp_path / "units"), device="cpu", auto_unit_images=False)
     window = MainWindow(config, tiny_model(), VideoSource(write_video(tmp_path / "v.mp4"), fps=0).start())
     window.show()
     qtbot.addWidget(window)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from deepvis import DeepvisError
-from deepvis.optvis.objectives import Objective, Tap, layer_l2
+from deepvis.optvis.objectives import Objective, Tap, layer_l2, read
 from deepvis.optvis.seeds import ImageRandom
 from deepvis.zoo import OUTPUT, SOFTMAX, Layer, LoadedModel
 
@@ -37,8 +37,6 @@ def layer_tap(loaded: LoadedModel, layer: Layer) -> Tap:
 @torch.no_grad()
 def layer_width(model: nn.Module, tap: Tap, size: int, device) -> int:
     """The number of channels (units) at the tap, from a dry run on a small grey image."""
-    from deepvis.optvis.objectives import read
-
     tensor = read(model, torch.zeros(1, 3, size, size, device=device), [tap])[tap]
     return int(tensor.shape[1])
 

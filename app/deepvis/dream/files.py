@@ -28,10 +28,15 @@ def write_dream(result, out: Path, model: str, source: str) -> Path:
     """The dream as out (PNG) and its octaves' figures as out with .json; returns the JSON's path."""
     out = Path(out)
     write_png(out, result.image)
-    summary = {"model": model, "image": str(source), **result.summary(), "objective_ratio": result.ratio}
+    summary = {"model": model, "image": str(source), **result.summary(), "objective_ratio": _finite(result.ratio)}
     path = out.with_suffix(".json")
     try:
         path.write_text(json.dumps(summary, indent=2))
     except OSError as error:
         raise DeepvisError(f"cannot write {path}: {error.strerror or error}") from None
     return path
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: a ratio over a zero start is null."""
+    return value if value == value and abs(value) != float("inf") else None

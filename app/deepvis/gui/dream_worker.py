@@ -61,7 +61,9 @@ class DreamWorker(QThread):
             self._active = active
             self._condition.notify_all()
 
-    def stop(self, timeout_ms: int = 10000) -> None:
+    def stop(self, timeout_ms: int = 60000) -> None:
+        """Cancel and wait: a QThread destroyed while it runs aborts the process, and one step of a
+        large image on a busy CPU can take seconds."""
         with self._condition:
             self._stopping = self._cancelled = True
             self._job = None

@@ -256,6 +256,7 @@ class DreamMode(Mode):
             self.context.show_message("dream: no Live frame yet")
             return False
         self.set_original(delivery.result.input_rgb.copy(), f"Live frame · {live.loaded.name}")
+        self._offer_layers([layer.name for layer in live.loaded.layers])
         if use_unit:
             self.layer.setCurrentText(live.view.layer)
             self.unit.setValue(live.view.unit)
@@ -406,8 +407,9 @@ class DreamMode(Mode):
         self.sheet_pane.title = (f"'{gallery.label}' ({gallery.target}) from noise · {shown.model} · "
                                  f"{gallery.settings.steps} steps")
         self.sheet_pane.set_array(shown.sheet)
-        seeds = " · ".join(f"seed {s}: p {m.probability:.2f} (#{m.rank}{'' if m.rank == 1 else ', top ' + m.top_label})"
-                           for s, m in zip(gallery.seeds, gallery.measures))
+        seeds = " · ".join(
+            f"seed {s}: p {m.probability:.2f} (#{m.rank}{'' if m.rank == 1 else ', top ' + m.top_label})"
+            for s, m in zip(gallery.seeds, gallery.measures))
         self.classes_label.setText(f"top-1 in {gallery.top1_share:.0%} of seeds, median probability "
                                    f"{gallery.median_probability:.2f} (each PNG re-read and classified)\n{seeds}")
         self.context.show_message(f"dream: '{gallery.label}' from noise: top-1 in {gallery.top1_share:.0%} of "
@@ -455,7 +457,8 @@ class DreamMode(Mode):
         busy = " | working…" if self.worker.busy else ""
         if self.views.currentIndex() == 1 and self.classes is not None:
             g = self.classes.gallery
-            return f"dream: '{g.label}' from noise | top-1 {g.top1_share:.0%} | median p {g.median_probability:.2f}{busy}"
+            return (f"dream: '{g.label}' from noise | top-1 {g.top1_share:.0%} | "
+                    f"median p {g.median_probability:.2f}{busy}")
         if self.result is not None:
             r = self.result
             unit = "" if r.unit is None else f" unit {r.unit}"
