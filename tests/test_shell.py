@@ -193,3 +193,15 @@ def test_panes_hold_still(shell, qtbot, tmp_path):
     qtbot.wait(100)
     assert pane_geometries(live) == before
     assert weights_fingerprint(live.loaded.model) == store.fingerprint
+
+
+def test_g_sends_lives_frame_to_dream(shell, qtbot, monkeypatch):
+    from deepvis.gui.modes.dream import DreamMode
+
+    calls = []
+    monkeypatch.setattr(DreamMode, "dream_from_live", lambda self, use_unit=False: calls.append(use_unit) or True)
+    qtbot.keyClick(shell, "g")
+    assert shell.current.name == "dream" and calls == [False]
+    shell.show_mode("live")
+    qtbot.keyClick(shell, "G")
+    assert shell.current.name == "dream" and calls == [False, True]

@@ -104,10 +104,10 @@ def test_escape_resets_view_and_display(vm):
 
 def test_window_requests_are_emitted_not_run(vm):
     requests = record(vm.requested)
-    for key in ("Space", "c", "e", "PgDown", "w", "PgUp", "x", "q"):
+    for key in ("Space", "c", "e", "PgDown", "w", "PgUp", "x", "g", "G", "q"):
         assert vm.press(key)
     assert requests == ["toggle_pause", "toggle_camera", "next_file", "next_file", "prev_file", "prev_file",
-                        "compute_unit", "quit"]
+                        "compute_unit", "dream_frame", "dream_unit", "quit"]
     assert not vm.press("%")  # unbound
 
 

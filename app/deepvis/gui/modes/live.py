@@ -266,6 +266,9 @@ class LiveMode(Mode):
                 unit_menu.addAction(self._action(binding.text.capitalize(), self._run(binding.action), binding.action))
         unit_menu.addSeparator()
         unit_menu.addAction(self._action("Compute the unit's images now", self.compute_unit, "compute_unit"))
+        unit_menu.addAction(self._action("DeepDream this frame", lambda: self.send_to_dream(False), "dream_frame"))
+        unit_menu.addAction(self._action("DeepDream this frame on the unit", lambda: self.send_to_dream(True),
+                                         "dream_unit"))
         unit_menu.addSeparator()
         unit_menu.addAction(self._action("Reset the top-9 seen live", self.reset_top_frames))
         unit_menu.addAction(self._action("Save the top-9 seen live into the store", self.save_top_frames))
@@ -380,6 +383,7 @@ class LiveMode(Mode):
         {"toggle_pause": self.toggle_pause, "toggle_camera": self.toggle_camera,
          "next_file": self.source.next_item, "prev_file": self.source.prev_item,
          "compute_unit": self.compute_unit, "quit": lambda: self.window().close(),
+         "dream_frame": lambda: self.send_to_dream(False), "dream_unit": lambda: self.send_to_dream(True),
          "toggle_help": lambda: None}[action]()
 
     # ------------------------------------------------------------------ results from the worker
@@ -677,6 +681,11 @@ class LiveMode(Mode):
         if task is not None and task.isRunning() and task.background and task.key != (view.layer, view.unit):
             task.stop()
             self.unit_panel.hide_progress()
+
+    def send_to_dream(self, use_unit: bool) -> None:
+        """g / G: the Dream mode dreams this frame (G: amplifying the selected unit); Live pauses
+        while Dream is in front."""
+        self.context.show_mode("dream").dream_from_live(use_unit=use_unit)
 
     # ------------------------------------------------------------------ the top-9 seen live
 
