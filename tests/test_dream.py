@@ -25,6 +25,7 @@ from deepvis.optvis.objectives import Tap
 from deepvis.optvis.seeds import ImageRandom
 from deepvis.paths import SAMPLE_IMAGES
 from deepvis.sources import read_image
+from deepvis.device import one_cpu_thread
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -33,10 +34,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def one_thread():
     """One torch thread: the tests' images are small, and on a busy machine a team of OpenMP threads
     waits on its slowest member (50x slower steps seen with 2 threads on 2 shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_cpu_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

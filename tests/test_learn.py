@@ -26,6 +26,7 @@ from deepvis.learn.probe import fit_probes
 from deepvis.learn.timeline import Timeline
 from deepvis.learn.trainer import Trainer, TrainSettings
 from deepvis.learn.views import ViewComputer, plane_polygon
+from deepvis.device import one_cpu_thread
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TIMEOUT = 20000  # ms
@@ -33,7 +34,8 @@ TIMEOUT = 20000  # ms
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    torch.set_num_threads(1)
+    with one_cpu_thread():  # restored after each test: later test files keep torch's own count
+        yield
 
 
 # --------------------------------------------------------------------------- data

@@ -21,6 +21,7 @@ from deepvis.tabular.explain import (
     integrated_gradients_one_neuron, mean_jacobian, open_trained,
 )
 from deepvis.tabular.train import Trainer, TrainSpec
+from deepvis.device import one_cpu_thread
 
 TIMEOUT = 15000  # ms
 
@@ -28,10 +29,8 @@ TIMEOUT = 15000  # ms
 @pytest.fixture(autouse=True)
 def one_thread():
     """Networks this small run fastest on one thread, and a loaded machine punishes a team."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_cpu_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 
 from deepvis import DeepvisError
@@ -39,3 +42,15 @@ def sync_device(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+@contextmanager
+def one_cpu_thread() -> Iterator[None]:
+    """torch on one CPU thread for the block, the count restored after: small ops gain less from a
+    team than its hand-offs cost, and far less on a busy machine where helpers wait for a core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from deepvis.device import sync_device
+from deepvis.device import one_cpu_thread, sync_device
 from deepvis.live.top_frames import TopFrames, UnitTopFrames, to_unit_top_frames
 from deepvis.probe import Prediction, Probe, ProbeResult, input_image
 from deepvis.render import GridLayout, GridRenderer, as_maps, enlarge_unit
@@ -88,12 +88,8 @@ def small_ops(device: torch.device):
     if device.type != "cpu":
         yield
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_cpu_thread():
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class Pipeline:

@@ -15,7 +15,8 @@ from deepvis import DeepvisError
 from deepvis.digits.data import SIDE, DigitData, load_split
 from deepvis.digits.nets import SmallCNN
 from deepvis.digits.report import write_json
-from deepvis.digits.train import SGDSettings, one_thread, train_cnn
+from deepvis.device import one_cpu_thread
+from deepvis.digits.train import SGDSettings, train_cnn
 from deepvis.weights.colors import diverging_rgb
 from deepvis.weights.figures import figure_rgb, new_figure, save_figure, save_rgb
 from deepvis.weights.noise import filters_on_noise
@@ -126,7 +127,7 @@ def run_cnn(out: Path, settings: SGDSettings, seed: int = 0, digits: list[int] |
     """Train, draw and dream; writes metrics.json, model.pth, filters.png, filters_on_noise.png,
     classes_from_noise.png and cnn.png (the last two stacked). Batches this small run fastest on
     one thread (3x faster per epoch, 15x per optimization step, on a busy 2-core machine)."""
-    with one_thread():
+    with one_cpu_thread():
         return _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step)
 
 

@@ -7,7 +7,6 @@ is the number of torch calls, so R runs in one stack cost little more than one.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -16,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from deepvis import DeepvisError
+from deepvis.device import one_cpu_thread
 from deepvis.digits.data import DigitData
 from deepvis.digits.nets import MLPStack, SmallCNN
 
@@ -48,18 +48,6 @@ class Progress:
     history: dict[str, list[list[float]]] = field(default_factory=dict)  # per run, per epoch
 
 
-@contextmanager
-def one_thread():
-    """Tiny batched ops run fastest on one thread: a team's hand-offs cost more than they give,
-    and far more on a busy machine where spinning helpers wait for a core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def tensors(data: DigitData) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(a) for a in (data.train_x, data.train_y, data.test_x, data.test_y))
 
@@ -86,7 +74,7 @@ def train_mlps(stack: MLPStack, data: DigitData, settings: SGDSettings, report_e
     history: dict[str, list[list[float]]] = {"train_accuracy": [[] for _ in range(r)],
                                              "test_accuracy": [[] for _ in range(r)]}
     step = 0
-    with torch.no_grad(), one_thread():
+    with torch.no_grad(), one_cpu_thread():
         for epoch in range(settings.epochs):
             order = torch.stack([torch.randperm(n, generator=g) for g in gens])  # R x n
             for k in range(batches):
