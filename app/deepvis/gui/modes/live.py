@@ -341,7 +341,7 @@ class LiveMode(Mode):
         self._stopped = True
         if self.compute_task is not None:
             self.compute_task.stop()
-            self.compute_task.wait(10000)
+            self.compute_task.wait(60000)  # it stops between steps; a QThread destroyed running aborts
         self.worker.stop()
         self.unit_panel.pool.waitForDone(5000)
         self.source.stop()
