@@ -84,7 +84,8 @@ def _top_frames_on_host(pipeline: Pipeline | None, layer: str):
     tracker = None if pipeline is None else pipeline.top_frames.get(layer)
     if tracker is None:
         return None
-    return (tracker.crops.cpu().numpy(), tracker.values.cpu().numpy(), tracker.frames_seen)
+    crops, values = tracker.ranked()
+    return crops.cpu().numpy(), values.cpu().numpy(), tracker.frames_seen
 
 
 def last_line(error: BaseException) -> str:

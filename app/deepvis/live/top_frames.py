@@ -2,7 +2,7 @@
 excited it most, as crops of its receptive field around its maximum.
 
 Everything stays on the device: each frame costs one max over the maps and a
-comparison with each unit's k-th best; crops are cut (one gather) and shrunk only
+comparison with each unit's worst kept value; crops are cut (one gather) and shrunk only
 for the units the frame beat, which after the first frames are few.
 """
 
@@ -52,18 +52,18 @@ class TopFrames:
         maps = maps.detach()
         flat = maps.reshape(maps.shape[0], -1).float()
         best, where = flat.max(dim=1)
-        units = torch.nonzero(best > self.values[:, -1]).flatten()
+        # Slots are kept unordered: a frame that beats a unit's worst slot takes that slot, so each
+        # frame writes one crop per unit it entered, never the unit's other k-1 (sorted on reading).
+        worst, slot = self.values.min(dim=1)
+        units = torch.nonzero(best > worst).flatten()
         if units.numel() == 0:
             return 0
         width = maps.shape[-1] if maps.dim() == 3 else 1
-        crops = self._crops(frame, where[units] // width, where[units] % width, maps.dim() == 3)
-        values = torch.cat((self.values[units], best[units, None]), dim=1)
-        order = values.argsort(dim=1, descending=True)[:, : self.k]
-        self.values[units] = values.gather(1, order)
-        frames = torch.cat((self.frames[units], torch.full_like(units[:, None], frame_index)), dim=1)
-        self.frames[units] = frames.gather(1, order)
-        kept = torch.cat((self.crops[units], crops[:, None]), dim=1)
-        self.crops[units] = kept[torch.arange(units.numel(), device=units.device)[:, None], order]
+        slots = slot[units]
+        self.crops[units, slots] = self._crops(frame, where[units] // width, where[units] % width,
+                                               maps.dim() == 3)
+        self.values[units, slots] = best[units]
+        self.frames[units, slots] = frame_index
         return int(units.numel())
 
     def _crops(self, frame: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, spatial: bool) -> torch.Tensor:
@@ -71,24 +71,41 @@ class TopFrames:
         n, (height, width) = ys.numel(), frame.shape[:2]
         field = self.field
         if not spatial or field is None or field.size is None:
-            whole = frame.permute(2, 0, 1)[None].float()
-            small = F.interpolate(whole, size=(self.thumb, self.thumb), mode="area")
-            return small.round().to(torch.uint8).permute(0, 2, 3, 1).expand(n, -1, -1, -1)
+            return self._shrink(frame[None]).expand(n, -1, -1, -1)
         box_h, box_w = field.size
         pad = max(box_h, box_w)
         # Grey beyond the frame's edges, as the top-k scan shows a field that leaves the image.
-        padded = F.pad(frame.permute(2, 0, 1).float(), (pad, pad, pad, pad), value=128.0)
-        top = (ys.float() * field.stride[0] + field.offset[0]).round().long() + pad
-        left = (xs.float() * field.stride[1] + field.offset[1]).round().long() + pad
-        rows = (top[:, None] + torch.arange(box_h, device=top.device)).clamp(0, height + 2 * pad - 1)
-        cols = (left[:, None] + torch.arange(box_w, device=top.device)).clamp(0, width + 2 * pad - 1)
-        cut = padded[:, rows[:, :, None], cols[:, None, :]]  # 3 x n x h x w
-        small = F.interpolate(cut.permute(1, 0, 2, 3), size=(self.thumb, self.thumb), mode="area")
-        return small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        padded = frame.new_full((height + 2 * pad, width + 2 * pad, 3), 128)
+        padded[pad:pad + height, pad:pad + width] = frame
+        tops = ((ys.float() * field.stride[0] + field.offset[0]).round().long() + pad).clamp(0, height + pad)
+        lefts = ((xs.float() * field.stride[1] + field.offset[1]).round().long() + pad).clamp(0, width + pad)
+        # Slices of the H x W x 3 frame, not one advanced-index gather: each box row is copied whole.
+        boxes = [padded[top:top + box_h, left:left + box_w] for top, left in zip(tops.tolist(), lefts.tolist())]
+        return self._shrink(torch.stack(boxes))
+
+    def _shrink(self, images: torch.Tensor) -> torch.Tensor:
+        """n x h x w x 3 uint8 -> n x thumb x thumb x 3 uint8, antialiased."""
+        if images.shape[1:3] == (self.thumb, self.thumb):
+            return images
+        size = (self.thumb, self.thumb)
+        planes = images.permute(0, 3, 1, 2)  # NCHW with channels-last strides, no copy
+        if planes.device.type == "cpu":  # torch's uint8 kernel: several times faster than float
+            small = F.interpolate(planes, size=size, mode="bilinear", antialias=True, align_corners=False)
+        else:
+            small = F.interpolate(planes.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+            small = small.round().clamp(0, 255).to(torch.uint8)
+        return small.permute(0, 2, 3, 1)
 
     def unit(self, unit: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The unit's (crops, values, frames) on the device, all k slots (empty ones at -inf)."""
-        return self.crops[unit], self.values[unit], self.frames[unit]
+        """The unit's (crops, values, frames) on the device, all k slots best first (empty ones at -inf)."""
+        order = self.values[unit].argsort(descending=True, stable=True)
+        return self.crops[unit, order], self.values[unit, order], self.frames[unit, order]
+
+    def ranked(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every unit's (crops, values), each unit's slots best first: n x k x thumb x thumb x 3, n x k."""
+        order = self.values.argsort(dim=1, descending=True, stable=True)
+        rows = torch.arange(self.n_units, device=order.device)[:, None]
+        return self.crops[rows, order], self.values.gather(1, order)
 
     def reset(self) -> None:
         self.values.fill_(float("-inf"))
