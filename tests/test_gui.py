@@ -330,7 +330,7 @@ def test_snapshot_renders_the_window(tmp_path, qtbot, monkeypatch):
 
 def test_selecting_a_unit_without_images_computes_one_in_the_background(make_window, qtbot, video, config,
                                                                        monkeypatch):
-    from deepvis.gui.modes import live as live_mode
+    from deepvis.unitvis.ondemand import BACKGROUND_SIZE, BACKGROUND_STEPS
 
     rgb = np.full((32, 32, 3), 90, np.uint8)
     started, finished = [], []
@@ -356,9 +356,9 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
     live, panel = window.live, window.live.unit_panel
     qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT)  # unit 0 has no image: it starts by itself
     # A thread of lower priority: on a busy machine the view's worker gets the cores first.
-    assert started[0] == ("conv2", 0, live_mode.AUTO_STEPS, live_mode.AUTO_SIZE, 10)
+    assert started[0] == ("conv2", 0, BACKGROUND_STEPS, BACKGROUND_SIZE, 10)
     qtbot.waitUntil(lambda: panel.progress.isVisible() and "conv2:0" in panel.progress.format(), timeout=TIMEOUT)
-    assert live.compute_task.isRunning() and live.compute_task.key == ("conv2", 0)
+    assert live.unit_jobs.task.isRunning() and live.unit_jobs.task.key == ("conv2", 0)
     qtbot.keyClick(window, "l")  # moving on cancels unit 0 and starts unit 1
     qtbot.waitUntil(lambda: finished == [1], timeout=TIMEOUT)
     qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 1) and panel.pages.currentIndex() == 0, timeout=TIMEOUT)
@@ -374,4 +374,4 @@ def test_auto_unit_images_can_be_turned_off(make_window, qtbot, video, config, m
     window = make_window(VideoSource(video), config=config.replace(auto_unit_images=False))
     qtbot.waitUntil(lambda: window.live.unit_panel.shown_key == ("conv2", 0), timeout=TIMEOUT)
     qtbot.wait(300)
-    assert calls == [] and window.live.compute_task is None
+    assert calls == [] and window.live.unit_jobs.task is None

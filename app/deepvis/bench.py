@@ -5,6 +5,9 @@ forward with capture, render the grid and panes, move them to the host.
 forward_fps times the bare model on the same input, with no hooks.
 With --backprop, the pipeline also runs frames with that backprop mode on:
 backprop_ratio = backprop_pipeline_fps / pipeline_fps.
+With --unit-image, unit_image_s is the median time of the image the window computes by itself
+for a unit without one (the lucid preset at the background's steps and size, on one CPU thread
+as the window's job runs), over the selected unit and the next two.
 
 All of them are timed in one loop that takes their frames in turn, and each
 rate is that of its median frame: on a shared machine a burst of load then
@@ -51,8 +54,28 @@ def time_in_turn(tasks: dict[str, Callable[[], dict[str, float] | None]], frames
     return fps, stage_ms
 
 
+def time_unit_images(loaded: LoadedModel, layer: Layer, unit: int, count: int = 3) -> dict:
+    """Seconds of the background unit image of `count` units from `unit` on, into a throwaway store."""
+    import tempfile
+
+    from deepvis.device import one_cpu_thread
+    from deepvis.unitvis.ondemand import BACKGROUND_SIZE, BACKGROUND_STEPS, compute_unit
+    from deepvis.unitvis.store import UnitStore
+
+    seconds = []
+    with tempfile.TemporaryDirectory() as folder, one_cpu_thread():
+        store = UnitStore(folder, loaded.name)
+        for index in range(unit, unit + count):
+            start = time.perf_counter()
+            compute_unit(loaded, layer.name, index, store, steps=BACKGROUND_STEPS, size=BACKGROUND_SIZE)
+            seconds.append(time.perf_counter() - start)
+    return {"unit_image_s": round(median(seconds), 2), "unit_image_each_s": [round(s, 2) for s in seconds],
+            "unit_image_steps": BACKGROUND_STEPS, "unit_image_size": BACKGROUND_SIZE}
+
+
 def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str | None = None,
-              unit: int = 0, backprop: str | None = None, top_frames: bool = False) -> dict:
+              unit: int = 0, backprop: str | None = None, top_frames: bool = False,
+              unit_image: bool = False) -> dict:
     if frames < 1:
         raise DeepvisError("--frames must be at least 1")
     src = open_source(source or str(SAMPLE_VIDEO)).start()
@@ -105,6 +128,8 @@ def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str 
             report.update({"backprop": backprop, "backprop_pipeline_fps": round(fps["backprop"], 2),
                            "backprop_ratio": round(fps["backprop"] / fps["pipeline"], 3),
                            "backprop_ms": stage_ms["backprop"]})
+        if unit_image:
+            report.update(time_unit_images(loaded, layer, unit))
         return report
     finally:
         src.stop()

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also compute this backprop mode for the selected unit on every frame")
     bench.add_argument("--top-frames", action="store_true",
                        help="also time the pipeline keeping every unit's live top-9 (top_frames_ratio)")
+    bench.add_argument("--unit-image", action="store_true",
+                       help="also time the image the window computes for a unit without one (unit_image_s)")
 
     pre = sub.add_parser("precompute", help="compute per-unit images offline (top-k patches, optimized images)")
     from deepvis.unitvis import commands as unit_commands
@@ -197,7 +199,7 @@ def cmd_bench(args, config: Config) -> int:
     loaded = open_model(config)
     layer = pick_layer(loaded, config.layer)
     report = run_bench(loaded, layer, frames=args.frames, source=args.source, unit=args.unit,
-                       backprop=args.backprop, top_frames=args.top_frames)
+                       backprop=args.backprop, top_frames=args.top_frames, unit_image=args.unit_image)
     print(json.dumps(report))
     return 0
 

@@ -44,3 +44,11 @@ class BackgroundCall(QObject):
             self.failed.emit(f"{type(error).__name__}: {error}")
         else:
             self.done.emit(result)
+
+
+def keep_until_done(call: BackgroundCall, calls: set[BackgroundCall]) -> None:
+    """Start a call, holding a reference to it in `calls` until it has reported."""
+    calls.add(call)
+    call.done.connect(lambda _=None: calls.discard(call))
+    call.failed.connect(lambda _=None: calls.discard(call))
+    call.start()

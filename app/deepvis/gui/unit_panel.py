@@ -1,5 +1,6 @@
 """The per-unit panel: the selected unit's activation-maximization images, its top-9 patches
-and their deconvs, read from the unit store off the GUI thread; an on-demand compute."""
+and their deconvs, read from the unit store off the GUI thread, with the progress of a unit's compute
+(gui.unit_jobs)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThread, QThreadPool, pyqtSignal
+from PyQt6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThreadPool, pyqtSignal
 from PyQt6.QtGui import QImage, QPainter
 from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStackedWidget,
                              QVBoxLayout, QWidget)
@@ -68,63 +69,6 @@ class _LoadJob(QRunnable):
             log.warning("cannot read unit images for %s:%s: %s", *self.key, error)
             return
         self.relay.loaded.emit(self.key, images, decoded)
-
-
-def yield_to_the_live_view() -> None:
-    """Make the calling thread a background one: one CPU thread for its torch ops (no second
-    OpenMP team beside the worker's) and a lower scheduling priority, so that on a busy machine
-    the live view's worker gets the cores first."""
-    import os
-
-    import torch
-
-    torch.set_num_threads(1)
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per thread
-    except (AttributeError, OSError):
-        pass
-
-
-class ComputeTask(QThread):
-    """compute_unit on a private copy of the model, with progress and a stop flag."""
-
-    progress = pyqtSignal(int, int)
-    finished_ok = pyqtSignal(object)
-    failed = pyqtSignal(str)
-
-    def __init__(self, copy_future, layer: str, unit: int, store, parent=None, steps: int | None = None,
-                 size: int | None = None, background: bool = False):
-        super().__init__(parent)
-        self.copy_future, self.layer, self.unit, self.store = copy_future, layer, unit, store
-        self.steps, self.size, self.background = steps, size, background
-        self._stop = threading.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.layer, self.unit
-
-    def run(self) -> None:
-        if self.background:
-            yield_to_the_live_view()
-        try:
-            from deepvis.unitvis.ondemand import compute_unit
-
-            loaded = self.copy_future.result(timeout=60)
-            result = compute_unit(loaded, self.layer, self.unit, self.store,
-                                  progress=lambda step, total: self.progress.emit(int(step), int(total)),
-                                  should_stop=self._stop.is_set, steps=self.steps, size=self.size)
-        except ImportError:
-            self.failed.emit("computing unit images is not available in this installation")
-        except DeepvisError as error:
-            self.failed.emit(str(error))
-        except Exception as error:
-            log.exception("computing the unit's images failed")
-            self.failed.emit(f"{type(error).__name__}: {error}")
-        else:
-            self.finished_ok.emit(result)
 
 
 class ThumbGrid(QWidget):

@@ -16,6 +16,12 @@ from deepvis.unitvis.optimize import OptimizeResult, Preset, get_preset, optimiz
 from deepvis.unitvis.store import UnitImages, UnitStore
 from deepvis.zoo import Layer, LoadedModel
 
+# The window computes a selected unit's missing image by itself: lucid at the side its unit panel
+# shows, with steps few enough to finish within 10 s on one of 2 CPU cores (`deepvis bench
+# --unit-image` measures it), leaving the other to the live view.
+BACKGROUND_STEPS = 48
+BACKGROUND_SIZE = 128
+
 
 def _ratio(value: float, reference) -> float | None:
     if reference is None or reference <= 0:

@@ -27,10 +27,11 @@ from deepvis.pipeline import ViewState
 from deepvis.sources import (CameraSource, FolderSource, FrameSource, ImageSource, open_source,
                              open_source_with_fallback)
 from deepvis.zoo import LoadedModel, builtin_models
-from deepvis.gui.background import BackgroundCall
+from deepvis.gui.background import BackgroundCall, keep_until_done
 from deepvis.gui.modes.base import Mode, ModeContext
 from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, UnitTrace
-from deepvis.gui.unit_panel import ComputeTask, UnitPanel
+from deepvis.gui.unit_jobs import UnitImageJobs
+from deepvis.gui.unit_panel import UnitPanel
 from deepvis.gui.worker import Delivery, ModelInfo, PipelineWorker
 from deepvis.gui.controls import column
 
@@ -39,10 +40,6 @@ log = logging.getLogger("deepvis.gui")
 FILE_FILTER = ("Images and videos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.mp4 *.avi *.mov *.mkv "
                "*.webm *.m4v);;All files (*)")
 PANE_NAMES = ("input", "grid", "unit", "backprop", "predictions", "unit panel")
-# A selected unit without an optimized image gets one in the background: lucid at the side the
-# unit panel shows, with steps few enough to finish within 10 s on 2 CPU cores beside the live view.
-AUTO_SIZE = 128
-AUTO_STEPS = 48
 
 
 @dataclass
@@ -79,14 +76,11 @@ class LiveMode(Mode):
         self.display_times: deque[float] = deque(maxlen=60)
         self.latency_ms = 0.0
         self._latency_origin: float | None = None
-        self._tasks: set[BackgroundCall] = set()
+        self._calls: set[BackgroundCall] = set()
         self.model_task: BackgroundCall | None = None
-        self.compute_task: ComputeTask | None = None
         self._user_paused = self.source.paused
         self._stopped = False
         self.model_failed_message: str | None = None
-        self._pending_compute: tuple[tuple[str, int], bool] | None = None
-        self._copy = None  # (LoadedModel, Future of its private copy) for unit images
 
         self.model = LiveViewModel(config, [l.name for l in start.loaded.layers],
                                    start.layer or start.loaded.default_layer().name, start.unit)
@@ -99,6 +93,8 @@ class LiveMode(Mode):
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
         self.worker.model_failed.connect(self._on_worker_model_failed)
+        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, self.loaded, (self.view.layer, self.view.unit),
+                                       self.context.show_message, auto=config.auto_unit_images, parent=self)
         self._show_model_store()
 
         self.model.view_changed.connect(self._on_view_changed)
@@ -142,8 +138,6 @@ class LiveMode(Mode):
         self.unit_pane = ImagePane("unit", smooth=False, placeholder="")
         self.unit_trace = UnitTrace()
         self.unit_panel = UnitPanel(self.config.store_path)
-        self.unit_panel.compute_requested.connect(self.compute_unit)
-        self.unit_panel.images_shown.connect(self._on_unit_images_shown)
 
         left = column((self.input_pane, 1), (self.predictions, 0), (self.backprop_pane, 1))
         middle = column((self.layer_bar, 0), (self.grid_pane, 1))
@@ -304,8 +298,7 @@ class LiveMode(Mode):
             self.worker.start()
             self.context.show_message(self.initial_message)
         self.worker.set_active(True)
-        if self.unit_panel.shown_key is not None:
-            self._on_unit_images_shown(self.unit_panel.shown_key)  # a background image it still lacks
+        self.unit_jobs.set_active(True)
 
     def deactivate(self) -> None:
         """Hidden: the worker waits and the source stops decoding (the user's pause is kept aside)."""
@@ -313,10 +306,7 @@ class LiveMode(Mode):
         self._user_paused = self.source.paused
         self.source.paused = True
         self.worker.set_active(False)
-        task = self.compute_task
-        if task is not None and task.isRunning() and task.background:
-            task.stop()  # a background image of Live's unit waits until Live is shown again
-            self._pending_compute = None
+        self.unit_jobs.set_active(False)
 
     def ready(self) -> bool:
         d = self.last_delivery
@@ -339,9 +329,7 @@ class LiveMode(Mode):
     def shutdown(self) -> None:
         """Stop every thread this mode started; safe to call twice."""
         self._stopped = True
-        if self.compute_task is not None:
-            self.compute_task.stop()
-            self.compute_task.wait(60000)  # it stops between steps; a QThread destroyed running aborts
+        self.unit_jobs.shutdown()
         self.worker.stop()
         self.unit_panel.pool.waitForDone(5000)
         self.source.stop()
@@ -366,7 +354,7 @@ class LiveMode(Mode):
         if last is not None and (last.result.view.layer, last.result.view.unit) != (view.layer, view.unit):
             self.unit_pane.badge = "updating…"
         self.unit_pane.update()
-        self._cancel_background_compute(view)
+        self.unit_jobs.select((view.layer, view.unit))
         self.unit_panel.show_unit(view.layer, view.unit)
 
     def _on_display_changed(self, display: Display) -> None:
@@ -497,6 +485,7 @@ class LiveMode(Mode):
     def _on_model_loaded(self, loaded: LoadedModel, weights: str | None = None) -> None:
         self.progress.emit(0, -1)
         self.loaded, self.weights = loaded, weights
+        self.unit_jobs.loaded = loaded
         self._check_model(loaded.name)
         self.model.set_model([l.name for l in loaded.layers], loaded.default_layer().name)
         self.worker.set_model(loaded, self.view)
@@ -544,13 +533,10 @@ class LiveMode(Mode):
             result = opener()
             return result if isinstance(result, tuple) else (result, None)
 
-        task = BackgroundCall(run, "source opener", self)
-        task.done.connect(lambda pair: self._on_source_opened(pair[0], pair[1], file_spec, camera))
-        task.failed.connect(self.context.show_message)
-        self._tasks.add(task)
-        task.done.connect(lambda _=None, t=task: self._tasks.discard(t))
-        task.failed.connect(lambda _=None, t=task: self._tasks.discard(t))
-        task.start()
+        call = BackgroundCall(run, "source opener", self)
+        call.done.connect(lambda pair: self._on_source_opened(pair[0], pair[1], file_spec, camera))
+        call.failed.connect(self.context.show_message)
+        keep_until_done(call, self._calls)
 
     def _on_source_opened(self, source: FrameSource, message: str | None, file_spec: str | None,
                           camera: bool) -> None:
@@ -597,128 +583,21 @@ class LiveMode(Mode):
             self.open_path(urls[0])
             event.acceptProposedAction()
 
-    # ------------------------------------------------------------------ unit images on demand
+    # ------------------------------------------------------------------ unit images and the top-9 seen live
 
     def compute_unit(self) -> None:
-        """x / the panel's button: the selected unit's images with the preset's full steps, now."""
-        self._request_compute((self.view.layer, self.view.unit), background=False)
+        self.unit_jobs.compute_now()
 
-    def _on_unit_images_shown(self, key) -> None:
-        """A unit without an optimized image gets one computed in the background (auto_unit_images)."""
-        panel = self.unit_panel
-        if not self.config.auto_unit_images or key != (self.view.layer, self.view.unit) or panel.store is None:
-            return
-        if not self.active:
-            return  # only the visible mode works: activate() asks again
-        if panel.shown_key == key and panel.current_images is not None and panel.current_images.optimized:
-            return
-        self._request_compute(key, background=True)
+    def reset_top_frames(self) -> None:
+        self.unit_jobs.reset_top_frames()
 
-    def _request_compute(self, key: tuple[str, int], background: bool) -> None:
-        """One compute at a time on the model copy: a new request stops an unfinished other one and
-        starts when it has stopped."""
-        if self.unit_panel.store is None:
-            self.context.show_message(self.unit_panel.store_error or "no unit store")
-            return
-        task = self.compute_task
-        if task is not None and task.isRunning():
-            if task.key == key and (background or not task.background):
-                return  # already on its way
-            if not background and not task.background:
-                self.context.show_message("a unit is already being computed")
-                return
-            task.stop()
-        self._pending_compute = (key, background)
-        if task is None or not task.isRunning():
-            self._start_pending_compute()
-
-    def _start_pending_compute(self) -> None:
-        if self._pending_compute is None or self._stopped:
-            return
-        (layer, unit), background = self._pending_compute
-        self._pending_compute = None
-        if background and (layer, unit) != (self.view.layer, self.view.unit):
-            return  # the selection moved on meanwhile
-        steps, size = (AUTO_STEPS, AUTO_SIZE) if background else (None, None)
-        task = ComputeTask(self._model_copy(), layer, unit, self.unit_panel.store, self, steps=steps, size=size,
-                           background=background)
-        label = f"{layer}:{unit}" + (" (in the background)" if background else "")
-        task.progress.connect(lambda step, total: self._show_compute_progress(task, step, total, label))
-        task.finished_ok.connect(lambda _images: self._on_unit_computed(layer, unit, background))
-        task.failed.connect(self._on_unit_failed)
-        task.finished.connect(self._on_compute_finished)
-        self.compute_task = task
-        self.unit_panel.show_progress(0, 1, f"{label}  preparing…")
-        if not background:
-            self.context.show_message(f"computing the images of {layer}:{unit} in the background")
-        task.start()
-
-    def _model_copy(self):
-        """A private copy of the running model for unit images, made once per model (between frames)."""
-        if self._copy is None or self._copy[0] is not self.loaded:
-            self._copy = (self.loaded, self.worker.request_model_copy())
-        return self._copy[1]
-
-    def _show_compute_progress(self, task: ComputeTask, step: int, total: int, label: str) -> None:
-        if task is self.compute_task and not task._stop.is_set():
-            self.unit_panel.show_progress(step, total, f"{label}  {step}/{total}")
-
-    def _on_compute_finished(self) -> None:
-        self.unit_panel.hide_progress()
-        self._start_pending_compute()
-
-    def _on_unit_computed(self, layer: str, unit: int, background: bool = False) -> None:
-        self.unit_panel.refresh()
-        if not background:  # a background image just appears in the panel; the status bar stays quiet
-            self.context.show_message(f"images of {layer}:{unit} computed")
-
-    def _on_unit_failed(self, message: str) -> None:
-        self.context.show_message(message)
-
-    def _cancel_background_compute(self, view: ViewState) -> None:
-        """The selection moved: an unfinished background compute of another unit stops."""
-        task = self.compute_task
-        if task is not None and task.isRunning() and task.background and task.key != (view.layer, view.unit):
-            task.stop()
-            self.unit_panel.hide_progress()
+    def save_top_frames(self) -> None:
+        self.unit_jobs.save_top_frames(self.view.layer)
 
     def send_to_dream(self, use_unit: bool) -> None:
         """g / G: the Dream mode dreams this frame (G: amplifying the selected unit); Live pauses
         while Dream is in front."""
         self.context.show_mode("dream").dream_from_live(use_unit=use_unit)
-
-    # ------------------------------------------------------------------ the top-9 seen live
-
-    def reset_top_frames(self) -> None:
-        self.worker.reset_top_frames()
-        self.unit_panel.set_live_frames(self.unit_panel.key, None)
-        self.context.show_message("the top-9 seen live start again from the next frame")
-
-    def save_top_frames(self) -> None:
-        """Every unit's live top-9 of the shown layer into the store, as a scan of its own (live_NN.png)."""
-        store = self.unit_panel.store
-        if store is None:
-            self.context.show_message(self.unit_panel.store_error or "no unit store")
-            return
-        layer = self.loaded.find_layer(self.view.layer)
-        future = self.worker.request_top_frames(layer.name)
-
-        def save() -> str:
-            taken = future.result(timeout=30)
-            if taken is None:
-                return f"no top-9 seen live for {layer.name} yet"
-            crops, values, frames_seen = taken
-            written = store.write_live_topk(layer.name, layer.path, crops, values, frames_seen)
-            return f"saved the top-9 seen live of {written} units of {layer.name} ({frames_seen} frames) to {store.folder}"
-
-        task = BackgroundCall(save, "live top-9 writer", self)
-        task.done.connect(self.context.show_message)
-        task.done.connect(lambda _text: self.unit_panel.refresh())
-        task.failed.connect(self.context.show_message)
-        self._tasks.add(task)
-        task.done.connect(lambda _=None, t=task: self._tasks.discard(t))
-        task.failed.connect(lambda _=None, t=task: self._tasks.discard(t))
-        task.start()
 
     # ------------------------------------------------------------------ panes and layout
 
