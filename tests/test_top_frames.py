@@ -85,3 +85,11 @@ def test_the_window_shows_resets_and_saves_the_top_seen_live(make_window, qtbot,
     assert not list(store.folder.rglob("*.tmp"))
     live.reset_top_frames()
     assert panel.live_grid.images == []
+
+
+def test_the_top_seen_live_can_be_turned_off(make_window, qtbot, video, config):
+    window = make_window(VideoSource(video, fps=0), config=config.replace(live_top_frames=False))
+    live, panel = window.live, window.live.unit_panel
+    qtbot.waitUntil(lambda: live.frames_displayed >= 3, timeout=TIMEOUT)
+    assert live.last_delivery.result.top_frames is None and panel.live_grid.images == []
+    assert "OFF" in panel.live_title.text()

@@ -44,6 +44,7 @@ class Config:
     backprop_filter: str = "raw"
     store: str | None = None  # None: the platform's data folder (paths.user_data_dir() / "units")
     auto_unit_images: bool = True  # compute a selected unit's optimized image when it has none
+    live_top_frames: bool = True  # keep every shown unit's top-9 frames of the session (the Live mode)
     window: WindowConfig = field(default_factory=WindowConfig)
 
     @property
@@ -151,6 +152,7 @@ def validate(raw: dict[str, Any], origin: str = "config.yaml") -> Config:
         backprop_filter=_check_choice(origin, "backprop_filter", values["backprop_filter"], BACKPROP_FILTERS),
         store=_check_str(origin, "store", values["store"], optional=True),
         auto_unit_images=_check_bool(origin, "auto_unit_images", values["auto_unit_images"]),
+        live_top_frames=_check_bool(origin, "live_top_frames", values["live_top_frames"]),
         window=WindowConfig(
             width=_check_number(origin, "window.width", window.get("width", 1440), 320, 10000, int),
             height=_check_number(origin, "window.height", window.get("height", 900), 240, 10000, int),

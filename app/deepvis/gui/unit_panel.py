@@ -295,6 +295,11 @@ class UnitPanel(QWidget):
 
     # -- the live top-9 -------------------------------------------------------------------------
 
+    def set_live_off(self) -> None:
+        """The top-9 seen live is not kept (config live_top_frames): say so where it would show."""
+        for title in (self.live_title, self.live_title_empty):
+            title.setText("SEEN LIVE · OFF (CONFIG LIVE_TOP_FRAMES)")
+
     def set_live_frames(self, key: tuple[str, int], frames) -> None:
         """The selected unit's top-9 seen in this session (a UnitTopFrames, or None: not tracked)."""
         if key != self.key:

@@ -100,8 +100,10 @@ class PipelineWorker(QThread):
     failed = pyqtSignal(str)
     model_failed = pyqtSignal(str)  # the running model raised on a frame: it gets no more frames
 
-    def __init__(self, loaded: LoadedModel, source: FrameSource, view: ViewState, parent=None):
+    def __init__(self, loaded: LoadedModel, source: FrameSource, view: ViewState, parent=None,
+                 track_top_frames: bool = True):
         super().__init__(parent)
+        self.track_top_frames = track_top_frames
         self._lock = threading.Lock()
         self._source = source
         self._view = view
@@ -249,7 +251,7 @@ class PipelineWorker(QThread):
 
     def _switch_model(self, loaded: LoadedModel) -> Pipeline | None:
         try:
-            pipeline = Pipeline(loaded, track_top_frames=True)
+            pipeline = Pipeline(loaded, track_top_frames=self.track_top_frames)
             units = unit_counts(pipeline)
         except Exception as error:
             log.warning("%s cannot run", loaded.name, exc_info=True)

@@ -88,7 +88,10 @@ class LiveMode(Mode):
         self._build_panes()
         self._build_actions()
 
-        self.worker = PipelineWorker(self.loaded, self.source, self.model.view, self)
+        self.worker = PipelineWorker(self.loaded, self.source, self.model.view, self,
+                                     track_top_frames=config.live_top_frames)
+        if not config.live_top_frames:
+            self.unit_panel.set_live_off()
         self.worker.result_ready.connect(self._on_result)
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
