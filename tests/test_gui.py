@@ -359,6 +359,7 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
     assert started[0] == ("conv2", 0, BACKGROUND_STEPS, BACKGROUND_SIZE, 10)
     qtbot.waitUntil(lambda: panel.progress.isVisible() and "conv2:0" in panel.progress.format(), timeout=TIMEOUT)
     assert live.unit_jobs.task.isRunning() and live.unit_jobs.task.key == ("conv2", 0)
+    assert panel.empty_text.text().startswith("Computing the optimized image of conv2:0 in the background")
     qtbot.keyClick(window, "l")  # moving on cancels unit 0 and starts unit 1
     qtbot.waitUntil(lambda: finished == [1], timeout=TIMEOUT)
     qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 1) and panel.pages.currentIndex() == 0, timeout=TIMEOUT)

@@ -174,11 +174,11 @@ class UnitImageJobs(QObject):
                            background=background)
         label = f"{layer}:{unit}" + (" (in the background)" if background else "")
         task.progress.connect(lambda step, total: self._show_progress(task, step, total, label))
-        task.finished_ok.connect(lambda _images: self._computed(layer, unit, background))
+        task.finished_ok.connect(lambda _images: self._computed(task))
         task.failed.connect(self.show_message)
         task.finished.connect(self._finished)
         self.task = task
-        self.panel.show_progress(0, 1, f"{label}  preparing…")
+        self.panel.show_progress(0, 1, f"{label}  preparing…", task.key)
         if not background:
             self.show_message(f"computing the images of {layer}:{unit} in the background")
         task.start()
@@ -190,16 +190,18 @@ class UnitImageJobs(QObject):
 
     def _show_progress(self, task: ComputeTask, step: int, total: int, label: str) -> None:
         if task is self.task and not task.stopping:
-            self.panel.show_progress(step, total, f"{label}  {step}/{total}")
+            self.panel.show_progress(step, total, f"{label}  {step}/{total}", task.key)
 
     def _finished(self) -> None:
         self.panel.hide_progress()
         self._start_pending()
 
-    def _computed(self, layer: str, unit: int, background: bool) -> None:
+    def _computed(self, task: ComputeTask) -> None:
+        if task.stopping:
+            return  # stopped: nothing was written (a re-read now could race the next unit's write)
         self.panel.refresh()
-        if not background:  # a background image just appears in the panel; the status bar stays quiet
-            self.show_message(f"images of {layer}:{unit} computed")
+        if not task.background:  # a background image just appears in the panel; the status bar stays quiet
+            self.show_message(f"images of {task.layer}:{task.unit} computed")
 
     # ------------------------------------------------------------------ the top-9 seen live
 

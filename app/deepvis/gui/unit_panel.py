@@ -52,13 +52,13 @@ class ImageCache:
 
 
 class _Relay(QObject):
-    loaded = pyqtSignal(object, object, object)  # key, UnitImages, {"optimized": [...], ...}
+    loaded = pyqtSignal(object, int, object, object)  # key, serial, UnitImages, {"optimized": [...], ...}
 
 
 class _LoadJob(QRunnable):
-    def __init__(self, store, key: tuple[str, int], cache: ImageCache, relay: _Relay):
+    def __init__(self, store, key: tuple[str, int], serial: int, cache: ImageCache, relay: _Relay):
         super().__init__()
-        self.store, self.key, self.cache, self.relay = store, key, cache, relay
+        self.store, self.key, self.serial, self.cache, self.relay = store, key, serial, cache, relay
 
     def run(self) -> None:
         try:
@@ -68,7 +68,7 @@ class _LoadJob(QRunnable):
         except Exception as error:  # a damaged store must not take the window down
             log.warning("cannot read unit images for %s:%s: %s", *self.key, error)
             return
-        self.relay.loaded.emit(self.key, images, decoded)
+        self.relay.loaded.emit(self.key, self.serial, images, decoded)
 
 
 class ThumbGrid(QWidget):
@@ -132,6 +132,7 @@ class UnitPanel(QWidget):
         self.store_error: str | None = None
         self.key: tuple[str, int] | None = None
         self.shown_key: tuple[str, int] | None = None
+        self._load_serial = 0  # each read of the store is numbered; only the latest one is shown
         self.current_images = None
         self.cache = ImageCache()
         self.pool = QThreadPool(self)
@@ -254,16 +255,18 @@ class UnitPanel(QWidget):
             grid.set_images([])
         if self.store is None:
             self._show_empty()
+            self.images_shown.emit(key)
             return
-        self.pool.start(_LoadJob(self.store, key, self.cache, self._relay))
+        self._load_serial += 1
+        self.pool.start(_LoadJob(self.store, key, self._load_serial, self.cache, self._relay))
 
     def refresh(self) -> None:
         if self.key is not None:
             self.show_unit(*self.key, force=True)
 
-    def _on_loaded(self, key, images, decoded) -> None:
-        if key != self.key:
-            return  # a newer selection is on its way
+    def _on_loaded(self, key, serial: int, images, decoded) -> None:
+        if key != self.key or serial != self._load_serial:
+            return  # a newer selection or re-read is on its way: an older read must not overwrite it
         self.current_images = images
         self.shown_key = key
         if images.empty:
@@ -283,15 +286,19 @@ class UnitPanel(QWidget):
             self.empty_text.setText(self.store_error)
             self.compute_button.setEnabled(False)
         else:
-            model = f"--model {self.model_name}" + (f" --weights {self.weights}" if self.weights else "")
-            self.empty_text.setText(
-                f"No images for {layer}:{unit} yet.\n\nCompute the layer offline with\n"
-                f"deepvis precompute optimize {model} --layers {layer}\n"
-                f"deepvis precompute topk {model} --layers {layer} --images FOLDER\n\n"
-                f"or this unit now:")
+            self.empty_text.setText(self._empty_message(computing=False))
             self.compute_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
-        self.images_shown.emit(self.key)
+
+    def _empty_message(self, computing: bool) -> str:
+        layer, unit = self.key if self.key else ("LAYER", 0)
+        model = f"--model {self.model_name}" + (f" --weights {self.weights}" if self.weights else "")
+        first = (f"Computing the optimized image of {layer}:{unit} in the background…" if computing
+                 else f"No images for {layer}:{unit} yet.")
+        return (f"{first}\n\nCompute the layer offline with\n"
+                f"deepvis precompute optimize {model} --layers {layer}\n"
+                f"deepvis precompute topk {model} --layers {layer} --images FOLDER\n\n"
+                f"or this unit now, with the preset's full steps:")
 
     # -- the live top-9 -------------------------------------------------------------------------
 
@@ -317,7 +324,10 @@ class UnitPanel(QWidget):
 
     # -- progress of an on-demand compute ---------------------------------------------------------
 
-    def show_progress(self, step: int, total: int, text: str = "") -> None:
+    def show_progress(self, step: int, total: int, text: str = "", key: tuple[str, int] | None = None) -> None:
+        """A compute's progress bar; on the empty page of the unit it computes, the text says so."""
+        if key is not None and key == self.key and self.pages.currentIndex() == 1 and not self.store_error:
+            self.empty_text.setText(self._empty_message(computing=True))
         self.progress.show()
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(step)
@@ -325,6 +335,8 @@ class UnitPanel(QWidget):
         self.compute_button.setEnabled(False)
 
     def hide_progress(self) -> None:
+        if self.pages.currentIndex() == 1 and not self.store_error:
+            self.empty_text.setText(self._empty_message(computing=False))
         self.progress.hide()
         self.compute_button.setEnabled(self.store is not None)
 
