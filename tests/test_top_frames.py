@@ -93,3 +93,14 @@ def test_the_top_seen_live_can_be_turned_off(make_window, qtbot, video, config):
     qtbot.waitUntil(lambda: live.frames_displayed >= 3, timeout=TIMEOUT)
     assert live.last_delivery.result.top_frames is None and panel.live_grid.images == []
     assert "OFF" in panel.live_title.text()
+
+
+def test_bench_times_the_pipeline_with_the_top_seen_live_and_the_background_unit_image():
+    from deepvis.bench import run_bench
+    from deepvis.unitvis.ondemand import BACKGROUND_SIZE, BACKGROUND_STEPS
+
+    loaded = tiny_model()
+    report = run_bench(loaded, loaded.find_layer("conv2"), frames=3, top_frames=True, unit_image=True)
+    assert report["top_frames_fps"] > 0 and 0 < report["top_frames_ratio"]
+    assert len(report["unit_image_each_s"]) == 3 and report["unit_image_s"] > 0
+    assert (report["unit_image_steps"], report["unit_image_size"]) == (BACKGROUND_STEPS, BACKGROUND_SIZE)

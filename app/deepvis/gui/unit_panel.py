@@ -163,7 +163,7 @@ class UnitPanel(QWidget):
         layout.addWidget(self.optimized, 1)
         columns = QHBoxLayout()
         columns.setSpacing(8)
-        for column in ((("top-9 patches", self.patches), ("deconv of the top-9", self.deconvs)),
+        for column in ((("top-9 patches", self.patches), ("top-9 deconvs", self.deconvs)),
                        ((self.live_title, self.live_grid), (None, None))):
             stack = QVBoxLayout()
             stack.setSpacing(4)
