@@ -8,8 +8,8 @@ Two figures, each the median over slices:
   over min(source rate, pipeline_fps): whether the window keeps up with its source.
 With --unit-job, a third window shows a unit without an optimized image on a layer the shipped
 store holds no image for, with auto_unit_images on (an empty user store), so the background job
-computes one unit after another while the window plays at its ceiling: job_ratio is its displayed
-FPS over the ceiling window's without the job, and job_seconds the median time of one unit's image.
+computes one unit after another while the window plays at its ceiling (job_ratio: its displayed
+FPS over the ceiling window's without the job) and paced (paced_job_ratio), and job_seconds the median time of one unit's image.
 Slices of the windows and of the bench alternate, so that a shared machine's
 load falls on all alike; the embedded default runs on the bench's layer.
 
@@ -49,6 +49,8 @@ def main() -> None:
                         help="also measure the window while unit images are computed in the background")
     parser.add_argument("--no-top-frames", action="store_true",
                         help="the window without the live top-9 (config live_top_frames: false)")
+    parser.add_argument("--job-rest", type=float, default=None,
+                        help="the background job's rest after each step, in multiples of the step (default: deepvis's)")
     parser.add_argument("--ceiling-fps", type=float, default=240.0, help="pace of the in-memory source")
     parser.add_argument("--source-fps", type=float, default=30.0, help="pace of the sample video (a webcam: 30)")
     args = parser.parse_args()
@@ -132,7 +134,9 @@ def main() -> None:
     def displayed_fps(fps: float, job: bool = False, in_memory: bool = False) -> float:
         """Frames the window displays per second on the sample video at that pace."""
         source = (VideoInMemory(fps) if in_memory else VideoSource(SAMPLE_VIDEO, fps=fps)).start()
-        window_config = config.replace(store=store_folder, auto_unit_images=True) if job else config
+        # Each job window gets an empty user store of its own: its unit has no image yet.
+        window_config = config.replace(store=tempfile.mkdtemp(prefix="deepvis-window-fps-"),
+                                       auto_unit_images=True) if job else config
         window = MainWindow(window_config, loaded, source, layer=layer.name, unit=args.unit)
         counter = getattr(window, "live", window)  # the Live mode, or an older window itself
         window.resize(config.window.width, config.window.height)
@@ -149,7 +153,10 @@ def main() -> None:
             window.close()
             source.stop()
 
-    store_folder = tempfile.mkdtemp(prefix="deepvis-window-fps-")  # an empty user store
+    if args.job_rest is not None:
+        from deepvis.gui import unit_jobs
+
+        unit_jobs.BACKGROUND_REST = args.job_rest
     rows = []
     for index in range(args.slices):
         ceiling = displayed_fps(args.ceiling_fps, in_memory=True)
@@ -162,12 +169,14 @@ def main() -> None:
                "paced_ratio": round(paced / min(args.source_fps, pipeline), 3)}
         if args.unit_job:
             with_job = displayed_fps(args.ceiling_fps, job=True, in_memory=True)
+            paced_with_job = displayed_fps(args.source_fps, job=True)
             row.update(job_fps=round(with_job, 2), job_ratio=round(with_job / ceiling, 3),
+                       paced_job_fps=round(paced_with_job, 2), paced_job_ratio=round(paced_with_job / paced, 3),
                        units_computed=len(job_seconds))
         rows.append(row)
         print(json.dumps(row), flush=True)
     keys = ["ceiling_fps", "paced_fps", "pipeline_fps", "ceiling_ratio", "paced_ratio"]
-    keys += ["job_fps", "job_ratio"] if args.unit_job else []
+    keys += ["job_fps", "job_ratio", "paced_job_fps", "paced_job_ratio"] if args.unit_job else []
     summary = {key: round(statistics.median(r[key] for r in rows), 3) for key in keys}
     if job_seconds:
         summary["job_seconds"] = round(statistics.median(job_seconds), 2)

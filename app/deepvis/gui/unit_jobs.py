@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Callable
 
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
@@ -24,6 +25,11 @@ from deepvis.zoo import LoadedModel
 log = logging.getLogger("deepvis.gui")
 
 Key = tuple[str, int]
+
+# A background job rests after each step for this multiple of the step's own time, so it takes at
+# most 1 / (1 + BACKGROUND_REST) of one core and leaves the cores and the GIL to the live view in
+# between: on 2 cores a job that runs flat out costs the live view far more than its share.
+BACKGROUND_REST = 0.25
 
 
 def yield_to_the_live_view() -> None:
@@ -71,8 +77,15 @@ class ComputeTask(QThread):
             from deepvis.unitvis.ondemand import compute_unit
 
             loaded = self.copy_future.result(timeout=60)
-            result = compute_unit(loaded, self.layer, self.unit, self.store,
-                                  progress=lambda step, total: self.progress.emit(int(step), int(total)),
+            last_step = [time.perf_counter()]
+
+            def progress(step: int, total: int) -> None:
+                self.progress.emit(int(step), int(total))
+                if self.background and BACKGROUND_REST > 0:
+                    self._stop.wait(min((time.perf_counter() - last_step[0]) * BACKGROUND_REST, 0.5))
+                    last_step[0] = time.perf_counter()
+
+            result = compute_unit(loaded, self.layer, self.unit, self.store, progress=progress,
                                   should_stop=self._stop.is_set, steps=self.steps, size=self.size)
         except ImportError:
             self.failed.emit("computing unit images is not available in this installation")
