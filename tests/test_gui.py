@@ -286,8 +286,9 @@ def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbo
     assert not any(m._forward_hooks for m in calls[0].model.modules())
 
 
-def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, video):
-    window = make_window(VideoSource(video, fps=0))
+def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, video, config):
+    # Per frame, not the one-off background unit image (its thread and the model's copy).
+    window = make_window(VideoSource(video, fps=0), config=config.replace(auto_unit_images=False))
 
     def os_threads() -> int:
         return len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else threading.active_count()
