@@ -377,3 +377,13 @@ def test_auto_unit_images_can_be_turned_off(make_window, qtbot, video, config, m
     qtbot.waitUntil(lambda: window.live.unit_panel.shown_key == ("conv2", 0), timeout=TIMEOUT)
     qtbot.wait(300)
     assert calls == [] and window.live.unit_jobs.task is None
+
+
+def test_a_softmax_unit_shows_its_class_logit_images(make_window, qtbot, video, config):
+    window = make_window(VideoSource(video), config=config.replace(auto_unit_images=False))
+    live, panel = window.live, window.live.unit_panel
+    live.model.select_layer("prob")
+    live.model.select_unit(3)
+    qtbot.waitUntil(lambda: panel.shown_key == ("fc", 3), timeout=TIMEOUT)
+    assert live.unit_jobs.selected == ("fc", 3) and "fc:3" in panel.title.text()
+    qtbot.waitUntil(live.ready, timeout=TIMEOUT)

@@ -93,6 +93,14 @@ class LoadedModel:
             f"{self.name} has no layer '{name_or_path}' (its layers: {shown}; or give a module path)"
         )
 
+    def images_layer(self, name: str) -> str:
+        """The layer whose stored unit images a displayed layer shows: the softmax's units are the
+        output's classes, so they show the output layer's (its logits') images."""
+        shown = {layer.name: layer.path for layer in self.layers}
+        if shown.get(name) == SOFTMAX:
+            return next((layer.name for layer in self.layers if layer.path == OUTPUT), name)
+        return name
+
     def default_layer(self) -> Layer:
         if self.card.default_layer:
             try:

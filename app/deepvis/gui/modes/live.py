@@ -96,7 +96,7 @@ class LiveMode(Mode):
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
         self.worker.model_failed.connect(self._on_worker_model_failed)
-        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, self.loaded, (self.view.layer, self.view.unit),
+        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, self.loaded, self.panel_key(self.view),
                                        self.context.show_message, auto=config.auto_unit_images, parent=self)
         self._show_model_store()
 
@@ -113,6 +113,10 @@ class LiveMode(Mode):
     @property
     def view(self) -> ViewState:
         return self.model.view
+
+    def panel_key(self, view: ViewState) -> tuple[str, int]:
+        """The unit the per-unit panel shows for a view: a softmax unit shows its class's logit's images."""
+        return self.loaded.images_layer(view.layer), view.unit
 
     @property
     def units(self) -> dict[str, int]:
@@ -313,7 +317,7 @@ class LiveMode(Mode):
 
     def ready(self) -> bool:
         d = self.last_delivery
-        return d is not None and d.result.view == self.view and self.unit_panel.shown_key == (self.view.layer, self.view.unit)
+        return d is not None and d.result.view == self.view and self.unit_panel.shown_key == self.panel_key(self.view)
 
     def status_text(self) -> str:
         view = self.view
@@ -357,8 +361,9 @@ class LiveMode(Mode):
         if last is not None and (last.result.view.layer, last.result.view.unit) != (view.layer, view.unit):
             self.unit_pane.badge = "updating…"
         self.unit_pane.update()
-        self.unit_jobs.select((view.layer, view.unit))
-        self.unit_panel.show_unit(view.layer, view.unit)
+        key = self.panel_key(view)
+        self.unit_jobs.select(key)
+        self.unit_panel.show_unit(*key)
 
     def _on_display_changed(self, display: Display) -> None:
         self.worker.set_frozen(display.frozen)
@@ -395,7 +400,7 @@ class LiveMode(Mode):
             self.model.set_unit_counts({result.view.layer: result.layout.n_units})
         self._show_grid(result)
         if (result.view.layer, result.view.unit) == (self.view.layer, self.view.unit):
-            self.unit_panel.set_live_frames((result.view.layer, result.view.unit), result.top_frames)
+            self.unit_panel.set_live_frames(self.panel_key(result.view), result.top_frames)
             self.unit_pane.set_array(result.unit_rgb)
             self.unit_pane.badge = ""
             unit = min(result.view.unit, len(result.unit_max) - 1)
