@@ -387,3 +387,12 @@ def test_a_softmax_unit_shows_its_class_logit_images(make_window, qtbot, video, 
     qtbot.waitUntil(lambda: panel.shown_key == ("fc", 3), timeout=TIMEOUT)
     assert live.unit_jobs.selected == ("fc", 3) and "fc:3" in panel.title.text()
     qtbot.waitUntil(live.ready, timeout=TIMEOUT)
+
+
+def test_the_softmax_takes_the_images_of_the_logits_layer_shown_before_it():
+    import dataclasses
+
+    loaded = tiny_model()
+    assert loaded.images_layer("prob") == "fc" and loaded.images_layer("conv2") == "conv2"
+    no_output = dataclasses.replace(loaded, layers=(Layer("conv2", "3"), Layer("logits", "6"), Layer("prob", "softmax")))
+    assert no_output.images_layer("prob") == "logits"

@@ -95,11 +95,16 @@ class LoadedModel:
 
     def images_layer(self, name: str) -> str:
         """The layer whose stored unit images a displayed layer shows: the softmax's units are the
-        output's classes, so they show the output layer's (its logits') images."""
-        shown = {layer.name: layer.path for layer in self.layers}
-        if shown.get(name) == SOFTMAX:
-            return next((layer.name for layer in self.layers if layer.path == OUTPUT), name)
-        return name
+        output's classes, so they show the logits' images: the model's output if it is displayed,
+        else the last displayed layer before the softmax (fc, classifier...)."""
+        paths = [layer.path for layer in self.layers]
+        names = [layer.name for layer in self.layers]
+        if name not in names or paths[names.index(name)] != SOFTMAX:
+            return name
+        if OUTPUT in paths:
+            return names[paths.index(OUTPUT)]
+        logits = [n for n, p in zip(names, paths) if p != SOFTMAX]
+        return logits[-1] if logits else name
 
     def default_layer(self) -> Layer:
         if self.card.default_layer:
