@@ -102,10 +102,10 @@ class UnitImageJobs(QObject):
     """Computes and saves what the unit panel shows; the Live mode tells it the selection, the
     model and whether Live is visible."""
 
-    def __init__(self, panel: UnitPanel, worker: PipelineWorker, loaded: LoadedModel, selected: Key,
+    def __init__(self, panel: UnitPanel, worker: PipelineWorker, loaded: LoadedModel,
                  show_message: Callable[[str], None], auto: bool = True, parent: QObject | None = None):
         super().__init__(parent)
-        self.panel, self.worker, self.loaded, self.selected = panel, worker, loaded, selected
+        self.panel, self.worker, self.loaded = panel, worker, loaded
         self.show_message, self.auto = show_message, auto
         self.active = False
         self.task: ComputeTask | None = None
@@ -118,9 +118,14 @@ class UnitImageJobs(QObject):
 
     # ------------------------------------------------------------------ told by the Live mode
 
+    @property
+    def selected(self) -> Key | None:
+        """The unit the panel shows (the Live mode moves the panel with the selection)."""
+        return self.panel.key
+
     def select(self, key: Key) -> None:
-        """The selection moved: an unfinished background compute of another unit stops."""
-        self.selected = key
+        """The selection moves to `key` (the panel follows): an unfinished background compute of
+        another unit stops."""
         task = self.task
         if task is not None and task.isRunning() and task.background and task.key != key:
             task.stop()
@@ -147,7 +152,8 @@ class UnitImageJobs(QObject):
 
     def compute_now(self) -> None:
         """x / the panel's button: the selected unit's images with the preset's full steps."""
-        self._request(self.selected, background=False)
+        if self.selected is not None:
+            self._request(self.selected, background=False)
 
     def on_images_shown(self, key) -> None:
         """A unit without an optimized image gets one computed in the background (auto_unit_images)."""

@@ -96,8 +96,8 @@ class LiveMode(Mode):
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
         self.worker.model_failed.connect(self._on_worker_model_failed)
-        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, self.loaded, self.panel_key(self.view),
-                                       self.context.show_message, auto=config.auto_unit_images, parent=self)
+        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, self.loaded, self.context.show_message,
+                                       auto=config.auto_unit_images, parent=self)
         self._show_model_store()
 
         self.model.view_changed.connect(self._on_view_changed)
