@@ -6,7 +6,7 @@ optimize` runs into a work store (PNG; interrupted runs resume), then each image
 is written here as a small JPEG with its unit's figures. Units that already ship a
 lucid PNG (block4 and fc 0-63, at 128 px) keep it.
 
-    python assets/make_unit_images.py [--work DIR] [--size 96] [--steps 128] [--quality 90]
+    python assets/make_unit_images.py [--work DIR] [--size 96] [--steps 128] [--quality 80]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main() -> None:
                         help="the work store (resumable)")
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--steps", type=int, default=128)
-    parser.add_argument("--quality", type=int, default=90)
+    parser.add_argument("--quality", type=int, default=80, help="JPEG quality (80: a 96-px image fits one 4 KB block)")
     parser.add_argument("--layers", nargs="+", default=list(PLAN), help="a part of the plan")
     parser.add_argument("--ship-only", action="store_true", help="convert what the work store holds, no optimizing")
     args = parser.parse_args()
