@@ -30,16 +30,36 @@ def test_each_unit_keeps_its_best_frames_best_first():
         maps[0, 1, 2] = peak  # unit 0 follows the peaks; unit 1 is constant; unit 2 rises
         maps[1] += 1.0
         maps[2, 0, 0] = index
-        tracker.update(maps, frame_of(10 * index), index)
+        tracker.update(maps, frame_of(10 * index), index, now=float(index))  # a second apart
     crops, values, frames = (t.numpy() for t in tracker.unit(0))
     kept = to_unit_top_frames(crops, values, frames)
     assert kept.values.tolist() == [5.0, 4.0, 3.0, 2.0] and kept.frames.tolist() == [1, 4, 2, 5]
     assert [int(c[0, 0, 0]) for c in kept.crops] == [10, 40, 20, 50]  # each frame's own crop
     constant = to_unit_top_frames(*(t.numpy() for t in tracker.unit(1)))
-    assert sorted(constant.frames.tolist()) == [0, 1, 2, 3]  # ties fill free slots, never push one out
+    assert constant.frames.tolist() == [0]  # the same maximum at the same place is a repeat, kept once
     assert to_unit_top_frames(*(t.numpy() for t in tracker.unit(2))).frames.tolist() == [5, 4, 3, 2]
     tracker.reset()
     assert not np.isfinite(tracker.values.numpy()).any()
+
+
+def test_kept_frames_are_moments_apart_and_repeats_are_kept_once():
+    tracker = TopFrames(1, torch.device("cpu"), None, k=4, thumb=8, min_gap_s=0.5)
+
+    def show(index: int, seconds: float, peak: float, place: int = 0) -> None:
+        maps = torch.zeros(1, 4, 4)
+        maps[0].view(-1)[place] = peak
+        tracker.update(maps, frame_of(index), index, now=seconds)
+
+    # One pan: frames 0.1 s apart compete with the latest kept one, so the stretch keeps its peak.
+    for index, peak in enumerate([1.0, 3.0, 2.0, 2.5]):
+        show(index, 0.1 * index, peak)
+    assert to_unit_top_frames(*(t.numpy() for t in tracker.unit(0))).frames.tolist() == [1]
+    show(4, 1.0, 2.0)  # a moment later: a slot of its own
+    # A looping video's next pass (or a still image republished): the same peak at the same place.
+    show(5, 2.0, 3.0)
+    show(6, 3.0, 3.0, place=5)  # the same value elsewhere is another picture
+    kept = to_unit_top_frames(*(t.numpy() for t in tracker.unit(0)))
+    assert kept.frames.tolist() == [1, 6, 4] and kept.values.tolist() == [3.0, 3.0, 2.0]
 
 
 def test_crops_are_the_receptive_field_around_the_maximum():

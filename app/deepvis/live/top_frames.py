@@ -4,17 +4,24 @@ excited it most, as crops of its receptive field around its maximum.
 Everything stays on the device: each frame costs one max over the maps and a
 comparison with each unit's worst kept value; crops are cut (one gather) and shrunk only
 for the units the frame beat, which after the first frames are few.
+
+The k crops are k moments, not k neighbouring frames of one pan: within MIN_GAP_S of a unit's
+latest kept frame, a new frame can only replace that one; and a repeat (the same maximum at the
+same place: a still image republished, a looping video's next pass) is not kept twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 THUMB = 48  # side of a kept crop: 1152 units x 9 crops stay under 75 MB
+MIN_GAP_S = 0.5  # a unit's kept frames are at least this far apart in time
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,14 @@ class TopFrames:
     fields larger than the image).
     """
 
-    def __init__(self, n_units: int, device: torch.device, field=None, k: int = 9, thumb: int = THUMB):
-        self.k, self.thumb, self.field = k, thumb, field
+    def __init__(self, n_units: int, device: torch.device, field=None, k: int = 9, thumb: int = THUMB,
+                 min_gap_s: float = MIN_GAP_S):
+        self.k, self.thumb, self.field, self.min_gap_s = k, thumb, field, min_gap_s
         self.values = torch.full((n_units, k), float("-inf"), device=device)
         self.frames = torch.full((n_units, k), -1, dtype=torch.long, device=device)
+        self.places = torch.full((n_units, k), -1, dtype=torch.long, device=device)  # flat map position
+        self.times = torch.full((n_units, k), float("-inf"), device=device)  # seconds since the first frame
+        self._start: float | None = None
         self.crops = torch.zeros((n_units, k, thumb, thumb, 3), dtype=torch.uint8, device=device)
         self.frames_seen = 0
 
@@ -45,17 +56,27 @@ class TopFrames:
     def n_units(self) -> int:
         return self.values.shape[0]
 
-    def update(self, maps: torch.Tensor, frame: torch.Tensor, frame_index: int) -> int:
+    def update(self, maps: torch.Tensor, frame: torch.Tensor, frame_index: int, now: float | None = None) -> int:
         """maps: C x H x W (or C) activations of one frame; frame: S x S x 3 uint8, what the model
-        saw. Returns how many units this frame entered the top-k of."""
+        saw; now: the frame's time in seconds (default: the clock). Returns how many units this
+        frame entered the top-k of."""
         self.frames_seen += 1
+        now = time.perf_counter() if now is None else now
+        if self._start is None:
+            self._start = now
+        now -= self._start  # float32 on the device: small numbers keep their milliseconds
         maps = maps.detach()
         flat = maps.reshape(maps.shape[0], -1).float()
         best, where = flat.max(dim=1)
         # Slots are kept unordered: a frame that beats a unit's worst slot takes that slot, so each
         # frame writes one crop per unit it entered, never the unit's other k-1 (sorted on reading).
-        worst, slot = self.values.min(dim=1)
-        units = torch.nonzero(best > worst).flatten()
+        # Within the gap of the unit's latest kept frame the new one competes with that frame only.
+        latest, latest_slot = self.times.max(dim=1)
+        _, worst_slot = self.values.min(dim=1)
+        slot = torch.where(now - latest < self.min_gap_s, latest_slot, worst_slot)
+        beaten = self.values.gather(1, slot[:, None])[:, 0]
+        repeat = ((self.values == best[:, None]) & (self.places == where[:, None])).any(dim=1)
+        units = torch.nonzero((best > beaten) & ~repeat).flatten()
         if units.numel() == 0:
             return 0
         width = maps.shape[-1] if maps.dim() == 3 else 1
@@ -64,6 +85,8 @@ class TopFrames:
                                                maps.dim() == 3)
         self.values[units, slots] = best[units]
         self.frames[units, slots] = frame_index
+        self.places[units, slots] = where[units]
+        self.times[units, slots] = now
         return int(units.numel())
 
     def _crops(self, frame: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, spatial: bool) -> torch.Tensor:
@@ -110,6 +133,9 @@ class TopFrames:
     def reset(self) -> None:
         self.values.fill_(float("-inf"))
         self.frames.fill_(-1)
+        self.places.fill_(-1)
+        self.times.fill_(float("-inf"))
+        self._start = None
         self.crops.zero_()
         self.frames_seen = 0
 
