@@ -82,3 +82,38 @@ class Mode(QWidget):
 
     def shutdown(self) -> None:
         """Stop every thread the mode started; safe to call twice."""
+
+
+class WorkerMode(Mode):
+    """A mode with one worker thread (a QThread with set_active(bool) and stop()) that runs only
+    while the mode is visible. Subclasses create `self.worker` in __init__ and override shown()."""
+
+    worker: Any
+
+    def __init__(self, context: ModeContext, parent: QWidget | None = None):
+        super().__init__(context, parent)
+        self._shown_before = False
+        self._stopped = False  # shut down: nothing starts again
+
+    def activate(self) -> None:
+        super().activate()
+        if self._stopped:
+            return
+        if not self.worker.isRunning():
+            self.worker.start()
+        self.worker.set_active(True)
+        first, self._shown_before = not self._shown_before, True
+        self.shown(first)
+
+    def shown(self, first: bool) -> None:
+        """The mode became visible and its worker runs (`first`: for the first time); a mode
+        starts here what a newcomer should see at once."""
+
+    def deactivate(self) -> None:
+        super().deactivate()
+        self.worker.set_active(False)  # a job waits at its next checkpoint
+
+    def shutdown(self) -> None:
+        self._stopped = True
+        self.worker.stop()
+        self.worker.wait(60000)  # a QThread destroyed while it runs aborts the process

@@ -15,7 +15,7 @@ from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QLabel, QMenuBar, QPushButton, QSplitter, QTabWidget,
                              QVBoxLayout, QWidget)
 
-from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.modes.base import ModeContext, WorkerMode
 from deepvis.gui.panes import ImagePane
 from deepvis.gui.weights_widgets import JobWorker, SignedBars, TilesPane
 from deepvis.gui.controls import labelled_row, spin_box
@@ -85,7 +85,7 @@ def figure_job(kind: str, run):
     return job
 
 
-class DigitsMode(Mode):
+class DigitsMode(WorkerMode):
     name = "digits"
     title = "Digits"
 
@@ -323,22 +323,12 @@ class DigitsMode(Mode):
         test = f", test {snap.test_accuracy[-1]:.1%}" if snap.test_accuracy else ""
         return f"digits: {snap.title} | epoch {snap.epoch}/{snap.epochs}{test} | h{self.unit}"
 
-    def activate(self) -> None:
-        super().activate()
-        self.worker.set_active(True)
+    def shown(self, first: bool) -> None:
         if self.snapshot is None and not self.worker.busy:
             self.train()  # something to look at at once
 
-    def deactivate(self) -> None:
-        super().deactivate()
-        self.worker.set_active(False)
-
     def ready(self) -> bool:
         return self.snapshot is not None and self.snapshot.epoch >= 1
-
-    def shutdown(self) -> None:
-        self.worker.stop()
-
 
 def _read_rgb(path) -> np.ndarray | None:
     import cv2

@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout
 
 from deepvis import DeepvisError
 from deepvis.gui.dream_worker import Cancelled, DreamWorker
-from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.modes.base import ModeContext, WorkerMode
 from deepvis.gui.panes import ImagePane
 
 MAX_SIDE = 400  # an opened image is shrunk to this longer side: a dream of it takes seconds, not minutes
@@ -89,7 +89,7 @@ def classes_job(get_model, name: str, seeds: int, steps: int):
     return job
 
 
-class DreamMode(Mode):
+class DreamMode(WorkerMode):
     name = "dream"
     title = "Dream"
 
@@ -465,22 +465,12 @@ class DreamMode(Mode):
             return f"dream: {self.original_name} | {r.layer}{unit} | objective ×{r.ratio:.2f}{busy}"
         return f"dream: {self.original_name or 'no image'}{busy}"
 
-    def activate(self) -> None:
-        super().activate()
-        self.worker.set_active(True)
+    def shown(self, first: bool) -> None:
         if not self._started:
             QTimer.singleShot(0, self._dream_sample)  # after a caller's dream_from_live(), which wins
 
-    def deactivate(self) -> None:
-        super().deactivate()
-        self.worker.set_active(False)  # a running job waits between two steps
-
     def ready(self) -> bool:
         return self.result is not None or self.classes is not None
-
-    def shutdown(self) -> None:
-        self.worker.stop()
-
 
 def _spin(low: int, high: int, value: int) -> QSpinBox:
     spin = QSpinBox()

@@ -26,7 +26,7 @@ from deepvis.gui.learn_controls import LearnControls
 from deepvis.gui.learn_panels import BoundaryPane, CurvesPane, LandscapeGrid
 from deepvis.gui.learn_views3d import make_scene, opengl_problem
 from deepvis.gui.learn_worker import LearnFrame, LearnSetup, LearnWorker
-from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.modes.base import ModeContext, WorkerMode
 from deepvis.gui.controls import section_title
 
 log = logging.getLogger("deepvis.gui")
@@ -39,7 +39,7 @@ KEYS = [("Space", "train / pause"), ("s", "step (one snapshot's steps), then pau
         ("n", "next neuron's surface"), ("t", "test points on the boundary: show / hide")]
 
 
-class LearnMode(Mode):
+class LearnMode(WorkerMode):
     name = "learn"
     title = "Learn"
 
@@ -52,8 +52,6 @@ class LearnMode(Mode):
         self.neuron_index = -1  # the output neuron until one is clicked
         self.frames_displayed = 0
         self.display_times: deque[float] = deque(maxlen=60)
-        self._started = False
-        self._stopped = False
         self._last_shown: dict[str, tuple] = {}
         self._build(setup)
         self._build_actions()
@@ -233,29 +231,14 @@ class LearnMode(Mode):
                 parts.append("earlier moment")
         return " | ".join(parts)
 
-    def activate(self) -> None:
-        super().activate()
-        if self._stopped:
-            return
-        if not self.worker.isRunning():
-            self.worker.start()
-        self.worker.set_active(True)
-        if not self._started:  # the first time the mode is shown, the network starts learning
-            self._started = True
+    def shown(self, first: bool) -> None:
+        if first:  # the first time the mode is shown, the network starts learning
             self.set_playing(True)
-
-    def deactivate(self) -> None:
-        super().deactivate()
-        self.worker.set_active(False)
 
     def ready(self) -> bool:
         frame = self.frame
         return frame is not None and (frame.views.step >= READY_STEP or not self.worker.playing
                                       or frame.failure is not None)
-
-    def shutdown(self) -> None:
-        self._stopped = True
-        self.worker.stop()
 
     # ------------------------------------------------------------------ actions
 

@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
 )
 
 from deepvis import DeepvisError
-from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.modes.base import ModeContext, WorkerMode
 from deepvis.tabular.data import BUNDLED, Table, load_table
 from deepvis.tabular.explain import METHODS, LayerSummary, TrainedTable, summarize_layers
 from deepvis.tabular.train import Progress, Trainer, TrainSpec, layer_weights
@@ -475,7 +475,7 @@ def _text(value) -> str:
 # --------------------------------------------------------------------------- the mode
 
 
-class TabularMode(Mode):
+class TabularMode(WorkerMode):
     name = "tabular"
     title = "Tabular"
 
@@ -489,7 +489,6 @@ class TabularMode(Mode):
         self.history: list[Progress] = []
         self.csv_source: dict | None = None
         self._started = False
-        self._stopped = False
         self._build()
         self.worker = TabularWorker(self)
         # epochs can finish hundreds of times a second: draw the newest at most every 40 ms
@@ -668,28 +667,13 @@ class TabularMode(Mode):
         return (f"{r.table.name} · {len(r.table.variables)} variables · {hidden} {r.activation} · "
                 f"test {score} · {r.layers[self.layer].name}[{self.neuron}]")
 
-    def activate(self) -> None:
-        super().activate()
-        if self._stopped:
-            return
-        if not self.worker.isRunning():
-            self.worker.start()
-        self.worker.set_active(True)
+    def shown(self, first: bool) -> None:
         if not self._started:  # wine trains in about a second: show something meaningful at once
             self._started = True
             self.train()
 
-    def deactivate(self) -> None:
-        super().deactivate()
-        self.worker.set_active(False)
-
     def ready(self) -> bool:
         return self.result is not None and not self.training and self.bars.order != []
-
-    def shutdown(self) -> None:
-        self._stopped = True
-        self.worker.stop()
-        self.worker.wait(10000)
 
     # ------------------------------------------------------------------ actions
 

@@ -12,7 +12,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QMenuBar, QSplitter, QVBoxLayout, QWidget
 
-from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.modes.base import ModeContext, WorkerMode
 from deepvis.gui.panes import ImagePane
 from deepvis.gui.weights_widgets import JobWorker, SignedBars, TilesPane
 
@@ -20,7 +20,7 @@ KEYS = [("Up / Down", "previous / next layer"), ("Left / Right", "previous / nex
         ("Enter", "show the selected unit in the Live mode")]
 
 
-class WeightsMode(Mode):
+class WeightsMode(WorkerMode):
     name = "weights"
     title = "Weights"
 
@@ -117,19 +117,8 @@ class WeightsMode(Mode):
         unit = f":{self.unit}" if self.unit is not None else ""
         return f"weights: {self.model_name} | {layer.path}{unit} | {layer.kind} {'x'.join(map(str, layer.shape))}"
 
-    def activate(self) -> None:
-        super().activate()
-        self.worker.set_active(True)
-
-    def deactivate(self) -> None:
-        super().deactivate()
-        self.worker.set_active(False)
-
     def ready(self) -> bool:
         return self.view is not None and not self.worker.busy
-
-    def shutdown(self) -> None:
-        self.worker.stop()
 
     # ------------------------------------------------------------------ jobs
 
