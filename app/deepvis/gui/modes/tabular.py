@@ -1,24 +1,18 @@
 """The Tabular mode: an MLP learns a table with named variables. Click a neuron for the variables
 that drive it and the rows that excite it most; select a row for every neuron's value on it.
 
-The mode's worker loads the table, trains (one snapshot per epoch, latest wins) and computes
-every layer's attributions once; the GUI thread only draws numpy arrays.
+The mode's worker (tabular_worker) loads the table, trains and explains; the GUI thread only
+draws numpy arrays, in the widgets of tabular_widgets.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import logging
-import threading
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-import torch
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, QThread, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QFont
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
     QMenu, QMenuBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
@@ -26,453 +20,15 @@ from PyQt6.QtWidgets import (
 )
 
 from deepvis import DeepvisError
-from deepvis.gui.modes.base import ModeContext, WorkerMode
-from deepvis.tabular.data import BUNDLED, Table, load_table
-from deepvis.tabular.explain import METHODS, LayerSummary, TrainedTable, summarize_layers
-from deepvis.tabular.train import Progress, Trainer, TrainSpec, layer_weights
 from deepvis.gui.controls import section_title
+from deepvis.gui.modes.base import ModeContext, WorkerMode
+from deepvis.gui.tabular_widgets import AttributionBars, NetworkView, RowsModel, cell_text, plot_widget
+from deepvis.gui.tabular_worker import TOP_K, ExplainJob, Result, TabularWorker, TrainJob
+from deepvis.tabular.data import BUNDLED
+from deepvis.tabular.explain import METHODS, LayerSummary
+from deepvis.tabular.train import Progress, TrainSpec
 
-log = logging.getLogger("deepvis.gui")
-
-POSITIVE = QColor(79, 143, 230)  # blue: a positive weight or attribution
-NEGATIVE = QColor(224, 85, 74)  # red: a negative one
-NODE = QColor(140, 145, 155)
 NODE_LOW, NODE_HIGH = np.array([40, 43, 50]), np.array([255, 170, 0])  # a neuron's lowest / highest value
-ACCENT = QColor(255, 255, 255)
-BACKGROUND = "#18191c"
-TOP_K = 9  # rows kept per neuron: the table's twin of the top-9 patches
-
-
-# --------------------------------------------------------------------------- the worker
-
-
-@dataclass
-class TrainJob:
-    source: dict  # load_table's keywords: {"data": "wine"} or {"csv_path": ..., "target": ...}
-    spec: TrainSpec
-    method: str = "ig"
-
-
-@dataclass
-class ExplainJob:
-    """The last trained network explained again with another method."""
-
-    method: str
-
-
-@dataclass
-class Frame:
-    """One epoch, display-ready: the figures and every layer's weights."""
-
-    progress: Progress
-    weights: list[np.ndarray]
-    columns: list[str]
-    outputs: list[str]
-
-
-@dataclass
-class Result:
-    """A trained network and everything the mode shows of it."""
-
-    table: Table
-    columns: list[str]
-    outputs: list[str]
-    sizes: list[int]
-    activation: str
-    train_rows: np.ndarray
-    test_rows: np.ndarray
-    predictions: list
-    weights: list[np.ndarray]
-    layers: list[LayerSummary]
-    inputs: np.ndarray  # rows x columns, encoded
-    progress: Progress | None
-    method: str
-    seconds: float
-    stopped: str | None = None
-    history: list[Progress] = field(default_factory=list)
-
-
-def output_names(table: Table) -> list[str]:
-    return list(table.classes) if table.classes else [table.target]
-
-
-class TabularWorker(QThread):
-    """Trains and explains one job at a time; pauses between epochs while the mode is hidden."""
-
-    frame_ready = pyqtSignal()  # take_frame() has the newest epoch
-    result_ready = pyqtSignal(object)  # Result
-    failed = pyqtSignal(str)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._active = threading.Event()
-        self._active.set()
-        self._job: TrainJob | ExplainJob | None = None
-        self._last: tuple[TrainedTable, Result] | None = None  # touched by the worker thread only
-        self._trainer: Trainer | None = None
-        self._stopping = False
-        self._frame: Frame | None = None
-        self._signalled = False
-
-    # -- called from the GUI thread
-
-    def submit(self, job: TrainJob | ExplainJob) -> None:
-        """Do this next; a training run in progress is stopped first."""
-        with self._lock:
-            self._job = job
-            if self._trainer is not None:
-                self._trainer.stop()
-        self._wake.set()
-
-    def stop_training(self) -> None:
-        with self._lock:
-            if self._trainer is not None:
-                self._trainer.stop()
-
-    def set_active(self, active: bool) -> None:
-        (self._active.set if active else self._active.clear)()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            if self._trainer is not None:
-                self._trainer.stop()
-        self._wake.set()
-        self._active.set()
-
-    def take_frame(self) -> Frame | None:
-        with self._lock:
-            frame, self._frame, self._signalled = self._frame, None, False
-        return frame
-
-    # -- the thread
-
-    def run(self) -> None:
-        torch.set_num_threads(1)  # per thread with OpenMP; networks this small gain nothing from a team
-        while True:
-            self._wake.wait()
-            with self._lock:
-                if self._stopping:
-                    return
-                job, self._job = self._job, None
-                self._wake.clear()
-            if job is None:
-                continue
-            try:
-                result = self._explain(job) if isinstance(job, ExplainJob) else self._train(job)
-            except DeepvisError as error:
-                self.failed.emit(str(error))
-                continue
-            except Exception as error:  # shown in the status bar, never a silent death
-                log.exception("tabular training failed")
-                self.failed.emit(f"{type(error).__name__}: {error}")
-                continue
-            if result is not None:
-                self.result_ready.emit(result)
-
-    def _publish(self, frame: Frame) -> None:
-        with self._lock:
-            self._frame = frame
-            signal, self._signalled = not self._signalled, True
-        if signal:
-            self.frame_ready.emit()
-
-    def _train(self, job: TrainJob) -> Result | None:
-        start = time.perf_counter()
-        table = load_table(**job.source)
-        trainer = Trainer(table, job.spec)
-        with self._lock:
-            if self._stopping:
-                return None
-            self._trainer = trainer
-        columns, outputs = trainer.encoding.columns, output_names(table)
-        history = []
-        try:
-            for progress in trainer.run():
-                history.append(progress)
-                self._publish(Frame(progress, layer_weights(trainer.model), columns, outputs))
-                while not self._active.is_set():  # hidden: wait, holding no CPU
-                    self._active.wait(0.2)
-                with self._lock:
-                    if self._stopping or self._job is not None:
-                        trainer.stop()
-        finally:
-            with self._lock:
-                self._trainer = None
-        with self._lock:
-            if self._stopping or self._job is not None:
-                return None  # a newer job replaces this one
-        trained = TrainedTable(trainer.model, table, trainer.encoding, trainer.train_rows, trainer.test_rows,
-                               (trainer.y_mean, trainer.y_std))
-        layers = summarize_layers(trained, job.method, k=TOP_K)
-        result = Result(table, columns, outputs, trainer.model.sizes, trainer.model.activation_name,
-                        trainer.train_rows, trainer.test_rows, trained.predictions(), layer_weights(trainer.model),
-                        layers, trained.x.numpy(), trainer.last, job.method, time.perf_counter() - start,
-                        trainer.diverged or ("stopped" if trainer.stopped else None), history)
-        self._last = (trained, result)
-        return result
-
-    def _explain(self, job: ExplainJob) -> Result | None:
-        if self._last is None:
-            return None
-        trained, last = self._last
-        start = time.perf_counter()
-        result = dataclasses.replace(last, layers=summarize_layers(trained, job.method, k=TOP_K), method=job.method,
-                                     seconds=time.perf_counter() - start)
-        self._last = (trained, result)
-        return result
-
-
-# --------------------------------------------------------------------------- widgets
-
-
-def _plot(**kwargs) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background=BACKGROUND, **kwargs)
-    plot.setMenuEnabled(False)
-    plot.setMouseEnabled(False, False)
-    plot.hideButtons()
-    return plot
-
-
-class NetworkView(pg.PlotWidget):
-    """The network as columns of neurons; links blue/red by weight sign, wider and brighter by size."""
-
-    neuron_clicked = pyqtSignal(int, int)  # layer index (0 = h1), neuron
-    neuron_hovered = pyqtSignal(int, int)  # (-2, -2) when the pointer leaves the neurons
-
-    def __init__(self, parent=None):
-        super().__init__(parent, background=BACKGROUND)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.hideAxis("left")
-        self.hideAxis("bottom")
-        self.getViewBox().invertY(True)
-        self.sizes: list[int] = []
-        self.positions: list[np.ndarray] = []  # per column (input first): y of each node
-        self.links: list[pg.PlotCurveItem] = []
-        self.labels: list[pg.TextItem] = []
-        self.nodes = pg.ScatterPlotItem(hoverable=True, tip=None)
-        self.nodes.setZValue(10)
-        self.nodes.sigClicked.connect(self._on_click)
-        self.nodes.sigHovered.connect(self._on_hover)
-        self.weights: list[np.ndarray] = []
-        # the selected neuron's own links, brighter, over the others (positive, negative)
-        self.focus = [pg.PlotCurveItem(connect="pairs", antialias=True) for _ in range(2)]
-        for item in self.focus:
-            item.setZValue(5)
-            self.addItem(item)
-        self.ring = pg.ScatterPlotItem(size=22, brush=None, pen=pg.mkPen(ACCENT, width=2.5))
-        self.ring.setZValue(11)
-        self.addItem(self.nodes)
-        self.addItem(self.ring)
-        self.selected: tuple[int, int] | None = None
-        self._colors: list[np.ndarray] | None = None
-
-    def set_structure(self, sizes: list[int], columns: list[str], outputs: list[str], layer_names: list[str]) -> None:
-        if sizes == self.sizes and self.labels and self.labels[0].toPlainText() == columns[0]:
-            return
-        for item in self.labels + self.links:
-            self.removeItem(item)
-        self.labels, self.links, self.sizes = [], [], list(sizes)
-        tallest = max(sizes)
-        self.positions = [(np.arange(n) - (n - 1) / 2) / max(tallest - 1, 1) for n in sizes]
-        font = QFont()
-        font.setPointSizeF(8.0 if sizes[0] > 16 else 9.0)
-        for name, y in zip(columns, self.positions[0]):
-            self._label(_short(name), -0.08, y, (1, 0.5), font)
-        for name, y in zip(outputs, self.positions[-1]):
-            self._label(_short(name), len(sizes) - 1 + 0.08, y, (0, 0.5), font)
-        titles = ["input"] + [f"{n} ({s})" for n, s in zip(layer_names, sizes[1:])]
-        for x, title in enumerate(titles):
-            self._label(title, x, -0.67, (0.5, 0), None, QColor(169, 173, 182))
-        for _ in range(8):  # 2 signs x 4 widths
-            curve = pg.PlotCurveItem(connect="pairs", antialias=True)
-            self.addItem(curve)
-            self.links.append(curve)
-        # room for the labels: about a quarter of the width on each side
-        self.setXRange(-1.2, len(sizes) - 1 + 0.9, padding=0)
-        self.setYRange(-0.69, 0.56, padding=0)
-        self._colors = None
-        self._draw_nodes()
-
-    def _label(self, text, x, y, anchor, font=None, color=QColor(200, 203, 210)) -> None:
-        item = pg.TextItem(text, color=color, anchor=anchor)
-        if font is not None:
-            item.setFont(font)
-        item.setPos(x, y)
-        self.addItem(item)
-        self.labels.append(item)
-
-    def set_weights(self, weights: list[np.ndarray]) -> None:
-        """Links: one curve item per sign and width class (8 items, however many links)."""
-        if [w.shape for w in weights] != [(b, a) for a, b in zip(self.sizes[:-1], self.sizes[1:])]:
-            return
-        self.weights = weights
-        xs, ys, strength, sign = [], [], [], []
-        for layer, w in enumerate(weights):
-            scale = float(np.abs(w).max()) or 1.0
-            to, frm = np.meshgrid(np.arange(w.shape[0]), np.arange(w.shape[1]), indexing="ij")
-            n = w.size
-            xs.append(np.stack([np.full(n, layer), np.full(n, layer + 1)], 1).ravel())
-            ys.append(np.stack([self.positions[layer][frm.ravel()], self.positions[layer + 1][to.ravel()]], 1).ravel())
-            strength.append(np.repeat(np.abs(w).ravel() / scale, 2))
-            sign.append(np.repeat(w.ravel() >= 0, 2))
-        xs, ys, strength, sign = map(np.concatenate, (xs, ys, strength, sign))
-        bins = np.minimum((strength * 4).astype(int), 3)
-        for i, curve in enumerate(self.links):
-            positive, level = i < 4, i % 4
-            chosen = (sign == positive) & (bins == level)
-            color = QColor(POSITIVE if positive else NEGATIVE)
-            color.setAlpha(45 + 60 * level)
-            curve.setData(xs[chosen], ys[chosen], pen=pg.mkPen(color, width=0.6 + 1.1 * level))
-        self._draw_focus()
-
-    def set_values(self, colors: list[np.ndarray] | None) -> None:
-        """Node colours (RGB rows per column, input first), or None for plain nodes."""
-        self._colors = colors
-        self._draw_nodes()
-
-    def select(self, layer: int | None, neuron: int | None) -> None:
-        self.selected = None if layer is None else (layer, neuron)
-        if self.selected is None or not self.sizes:
-            self.ring.setData([], [])
-        else:
-            self.ring.setData([layer + 1], [self.positions[layer + 1][neuron]])
-        self._draw_focus()
-
-    def _draw_focus(self) -> None:
-        """The selected neuron's incoming and outgoing links, white over the others."""
-        if self.selected is None or not self.weights:
-            for item in self.focus:
-                item.setData([], [])
-            return
-        layer, j = self.selected
-        column = layer + 1
-        here = self.positions[column][j]
-        links = [(column - 1, y, column, here, w) for y, w in zip(self.positions[column - 1], self.weights[layer][j])]
-        if layer + 1 < len(self.weights):
-            links += [(column, here, column + 1, y, w)
-                      for y, w in zip(self.positions[column + 1], self.weights[layer + 1][:, j])]
-        for item, positive, color in ((self.focus[0], True, QColor(150, 195, 255)),
-                                      (self.focus[1], False, QColor(255, 150, 140))):
-            chosen = [l for l in links if (l[4] >= 0) == positive]
-            x = np.array([[a, c] for a, _, c, _, _ in chosen], float).ravel()
-            y = np.array([[b, d] for _, b, _, d, _ in chosen], float).ravel()
-            item.setData(x, y, pen=pg.mkPen(color, width=1.8))
-
-    def _draw_nodes(self) -> None:
-        spots = []
-        for column, ys in enumerate(self.positions):
-            size = 9 if column == 0 and len(ys) > 16 else 13
-            for i, y in enumerate(ys):
-                color = NODE if self._colors is None else QColor(*self._colors[column][i])
-                spots.append({"pos": (column, y), "data": (column - 1, i), "size": size,
-                              "brush": pg.mkBrush(color), "pen": pg.mkPen(QColor(20, 21, 24), width=1)})
-        self.nodes.setData(spots)
-        if self.selected is not None:
-            self.select(*self.selected)
-
-    def _on_click(self, _item, points, _event=None) -> None:
-        if len(points):
-            layer, neuron = points[0].data()
-            if layer >= 0:
-                self.neuron_clicked.emit(layer, neuron)
-
-    def _on_hover(self, _item, points, _event=None) -> None:
-        if len(points):
-            self.neuron_hovered.emit(*points[0].data())
-        else:
-            self.neuron_hovered.emit(-2, -2)
-
-
-def _short(name: str, limit: int = 20) -> str:
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-class AttributionBars(pg.PlotWidget):
-    """A neuron's variables as horizontal bars, largest first: blue raises it, red lowers it."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent, background=BACKGROUND)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.getViewBox().invertY(True)
-        self.showGrid(x=True, y=False, alpha=0.15)
-        self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
-        self.addItem(self.bars)
-        self.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(QColor(120, 124, 132), width=1)))
-        self.getAxis("left").setStyle(tickLength=0)
-        self.getAxis("bottom").setStyle(tickLength=-4)
-        self.order: list[str] = []
-
-    def set_bars(self, variables: list[str], values: np.ndarray) -> None:
-        order = np.argsort(-np.abs(values), kind="stable")
-        values = values[order]
-        self.order = [variables[i] for i in order]
-        brushes = [pg.mkBrush(POSITIVE if v >= 0 else NEGATIVE) for v in values]
-        y = np.arange(len(values))
-        self.bars.setOpts(x0=np.minimum(values, 0), y=y, width=np.abs(values), height=0.72, brushes=brushes,
-                          pens=[pg.mkPen(None)] * len(values))
-        self.getAxis("left").setTicks([[(i, _short(n)) for i, n in enumerate(self.order)]])
-        limit = float(np.abs(values).max(initial=0)) * 1.08 or 1.0
-        self.setXRange(-limit, limit, padding=0)
-        self.setYRange(-0.6, len(values) - 0.4, padding=0)
-
-
-class RowsModel(QAbstractTableModel):
-    """Every row of the table with its split, target and prediction, as text."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.headers: list[str] = []
-        self.cells: list[list[str]] = []
-
-    def set_rows(self, result: Result) -> None:
-        table = result.table
-        self.beginResetModel()
-        self.headers = ["split", table.target, "predicted"] + table.variables
-        test = set(result.test_rows.tolist())
-        self.cells = []
-        for r in range(len(table)):
-            row = table.row(r)
-            self.cells.append(["test" if r in test else "train", _text(row[table.target]),
-                               _text(result.predictions[r])] + [_text(row[v]) for v in table.variables])
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.cells)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
-            return self.cells[index.row()][index.column()]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        return None
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return self.headers[section] if section < len(self.headers) else None
-        return str(section)
-
-
-def _text(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-# --------------------------------------------------------------------------- the mode
 
 
 class TabularMode(WorkerMode):
@@ -537,7 +93,7 @@ class TabularMode(WorkerMode):
         self.network = NetworkView()
         self.network.neuron_clicked.connect(self.select_neuron)
         self.network.neuron_hovered.connect(self._on_hover)
-        self.curve = _plot()
+        self.curve = plot_widget()
         self.curve.setFixedHeight(110)
         self.curve.addLegend(offset=(-8, 4), labelTextSize="8pt")
         self.curve.setLabel("bottom", "epoch")
@@ -900,7 +456,7 @@ class TabularMode(WorkerMode):
         for i, row in enumerate(rows):
             values = table.row(int(row))
             cells = [f"{summary.values[row, j]:.3f}", str(int(row)), "test" if row in test else "train",
-                     _text(values[table.target]), _text(r.predictions[row])] + [_text(values[v]) for v in table.variables]
+                     cell_text(values[table.target]), cell_text(r.predictions[row])] + [cell_text(values[v]) for v in table.variables]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
