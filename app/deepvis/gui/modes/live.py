@@ -28,7 +28,7 @@ from deepvis.sources import (CameraSource, FolderSource, FrameSource, ImageSourc
                              open_source_with_fallback)
 from deepvis.zoo import LoadedModel, builtin_models
 from deepvis.gui.background import BackgroundCall, keep_until_done
-from deepvis.gui.modes.base import Mode, ModeContext
+from deepvis.gui.modes.base import ModeContext, WorkerMode
 from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, UnitTrace
 from deepvis.gui.unit_jobs import UnitImageJobs
 from deepvis.gui.unit_panel import UnitPanel
@@ -55,7 +55,7 @@ class LiveStart:
     camera_mode: bool | None = None  # True while showing a camera, or the sample video standing in for one
 
 
-class LiveMode(Mode):
+class LiveMode(WorkerMode):
     name = "live"
     title = "Live"
 
@@ -79,7 +79,6 @@ class LiveMode(Mode):
         self._calls: set[BackgroundCall] = set()
         self.model_task: BackgroundCall | None = None
         self._user_paused = self.source.paused
-        self._stopped = False
         self.model_failed_message: str | None = None
 
         self.model = LiveViewModel(config, [l.name for l in start.loaded.layers],
@@ -297,22 +296,20 @@ class LiveMode(Mode):
         return [(" / ".join(b.keys), b.text) for b in keys.BINDINGS]
 
     def activate(self) -> None:
+        if not self._stopped:
+            self.source.paused = self._user_paused
         super().activate()
-        if self._stopped:
-            return
-        self.source.paused = self._user_paused
-        if not self.worker.isRunning():
-            self.worker.start()
+
+    def shown(self, first: bool) -> None:
+        if first:
             self.context.show_message(self.initial_message)
-        self.worker.set_active(True)
         self.unit_jobs.set_active(True)
 
     def deactivate(self) -> None:
         """Hidden: the worker waits and the source stops decoding (the user's pause is kept aside)."""
-        super().deactivate()
         self._user_paused = self.source.paused
         self.source.paused = True
-        self.worker.set_active(False)
+        super().deactivate()
         self.unit_jobs.set_active(False)
 
     def ready(self) -> bool:
@@ -335,9 +332,8 @@ class LiveMode(Mode):
 
     def shutdown(self) -> None:
         """Stop every thread this mode started; safe to call twice."""
-        self._stopped = True
         self.unit_jobs.shutdown()
-        self.worker.stop()
+        super().shutdown()
         self.unit_panel.pool.waitForDone(5000)
         self.source.stop()
 
