@@ -258,7 +258,10 @@ HANDLERS = {"gui": cmd_gui, "probe": cmd_probe, "snapshot": cmd_snapshot, "bench
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="deepvis: %(message)s", stream=sys.stderr)
+    # deepvis's own lines at INFO; the libraries' only when they warn (PyOpenGL's "No
+    # OpenGL_accelerate module loaded" is not a word for the user).
+    logging.basicConfig(level=logging.WARNING, format="deepvis: %(message)s", stream=sys.stderr)
+    logging.getLogger("deepvis").setLevel(logging.INFO)
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parse_args(argv)
