@@ -226,6 +226,26 @@ def test_top_k_of_fewer_than_nine_draws_only_what_there_is(qtbot):
     assert background == shot.pixelColor(299, 299)
 
 
+def test_a_thumbnail_says_where_it_came_from_on_hover(qtbot):
+    from PyQt6.QtCore import QPointF
+    from PyQt6.QtGui import QImage
+
+    from deepvis.gui.unit_panel import ThumbGrid, _patch_captions
+
+    grid = ThumbGrid(3, 3)
+    grid.resize(300, 300)
+    qtbot.addWidget(grid)
+    image = QImage(8, 8, QImage.Format.Format_RGB888)
+    captions = _patch_captions({"images": ["a.png", "b.png", "c.png"], "activations": [3.0, 2.5, 1.25]})
+    grid.set_images([image, QImage(), image], captions)  # an unreadable file drops its caption too
+    assert grid.captions == ["a.png: activation 3", "c.png: activation 1.25"]
+    second = grid.cell_rect(1).center()
+    assert grid.cell_at(second) == 1 and grid.cell_at(QPointF(299, 299)) is None
+    grid.set_images([image, image], ["only one"])  # captions that do not match the images: none
+    assert grid.captions == []
+    assert _patch_captions(None) is None and _patch_captions({"images": ["a"], "activations": []}) is None
+
+
 def test_a_recording_plays_at_the_real_rate(make_window, qtbot, video, tmp_path):
     window = make_window(VideoSource(video, fps=0))
     window.start_recording(tmp_path / "rec.mp4")

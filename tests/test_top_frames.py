@@ -96,6 +96,8 @@ def test_the_window_shows_resets_and_saves_the_top_seen_live(make_window, qtbot,
     live, panel = window.live, window.live.unit_panel
     qtbot.waitUntil(lambda: len(panel.live_grid.images) >= 3, timeout=TIMEOUT)
     assert "SEEN LIVE · MAX" in panel.live_title.text()
+    assert len(panel.live_grid.captions) == len(panel.live_grid.images)
+    assert panel.live_grid.captions[0].startswith("seen live: max ")
     live.save_top_frames()
     store = panel.store
     qtbot.waitUntil(lambda: "saved the top-9 seen live of 12 units of conv2" in window.message_label.text(),

@@ -9,10 +9,10 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThreadPool, pyqtSignal
-from PyQt6.QtGui import QImage, QPainter
+from PyQt6.QtCore import QObject, QPointF, QRectF, QRunnable, QSize, Qt, QThreadPool, pyqtSignal
+from PyQt6.QtGui import QImage, QMouseEvent, QPainter
 from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStackedWidget,
-                             QVBoxLayout, QWidget)
+                             QToolTip, QVBoxLayout, QWidget)
 
 from deepvis import DeepvisError
 from deepvis.gui.panes import fit_rect
@@ -72,39 +72,59 @@ class _LoadJob(QRunnable):
 
 
 class ThumbGrid(QWidget):
-    """A few images in a grid of square cells, smoothly scaled."""
+    """A few images in a grid of square cells, smoothly scaled; hovering a cell shows its caption."""
+
+    GAP = 3
 
     def __init__(self, columns: int, rows: int, parent: QWidget | None = None):
         super().__init__(parent)
         self.columns, self.rows = columns, rows
         self.images: list[QImage] = []
+        self.captions: list[str] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(60, 60 * rows // columns)
+        self.setMouseTracking(True)
 
     def sizeHint(self) -> QSize:
         return QSize(240, 240 * self.rows // self.columns)
 
-    def set_images(self, images: list[QImage]) -> None:
-        self.images = [im for im in images if not im.isNull()]
+    def set_images(self, images: list[QImage], captions: list[str] | None = None) -> None:
+        """captions: one line per image (where it came from, its value), or None."""
+        kept = [i for i, im in enumerate(images) if not im.isNull()]
+        self.images = [images[i] for i in kept]
+        self.captions = [captions[i] for i in kept] if captions and len(captions) == len(images) else []
         self.update()
+
+    def cell_rect(self, index: int) -> QRectF:
+        gap = self.GAP
+        cell = min((self.width() - gap * (self.columns - 1)) / self.columns,
+                   (self.height() - gap * (self.rows - 1)) / self.rows)
+        x0 = (self.width() - (cell * self.columns + gap * (self.columns - 1))) / 2
+        row, col = divmod(index, self.columns)
+        return QRectF(x0 + col * (cell + gap), row * (cell + gap), cell, cell)
+
+    def cell_at(self, pos: QPointF) -> int | None:
+        return next((i for i in range(len(self.images)) if self.cell_rect(i).contains(pos)), None)
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        gap = 3
-        cell = min((self.width() - gap * (self.columns - 1)) / self.columns,
-                   (self.height() - gap * (self.rows - 1)) / self.rows)
-        x0 = (self.width() - (cell * self.columns + gap * (self.columns - 1))) / 2
         # Only the images there are (a top-k of k < 9 leaves cells empty); empty cells only when none.
         for i in range(len(self.images) if self.images else self.columns * self.rows):
-            row, col = divmod(i, self.columns)
-            rect = QRectF(x0 + col * (cell + gap), row * (cell + gap), cell, cell)
+            rect = self.cell_rect(i)
             if i < len(self.images):
                 image = self.images[i]
                 painter.drawImage(fit_rect(rect, image.width(), image.height()), image)
             else:
                 painter.fillRect(rect, PANEL.darker(115))
         painter.end()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        cell = self.cell_at(event.position())
+        if cell is not None and cell < len(self.captions):
+            QToolTip.showText(event.globalPosition().toPoint(), self.captions[cell], self)
+        else:
+            QToolTip.hideText()
 
 
 def _qimage(rgb) -> QImage:
@@ -273,7 +293,7 @@ class UnitPanel(QWidget):
             self._show_empty()
         else:
             self.optimized.set_images(decoded["optimized"])
-            self.patches.set_images(decoded["patches"])
+            self.patches.set_images(decoded["patches"], _patch_captions(images.info.get("topk")))
             self.deconvs.set_images(decoded["deconvs"])
             self.info.setText(_summary(images.info))
             self.pages.setCurrentIndex(0)
@@ -316,8 +336,10 @@ class UnitPanel(QWidget):
             return  # nothing new: keep the decoded images
         self._live_frames = marker
         images = [] if frames is None else [_qimage(crop) for crop in frames.crops]
+        captions = [] if frames is None else [f"seen live: max {value:.3g} in frame {frame} of this source"
+                                              for value, frame in zip(frames.values, frames.frames)]
         for grid in (self.live_grid, self.live_grid_empty):
-            grid.set_images(images)
+            grid.set_images(images, captions)
         text = "seen live" if not images else f"seen live · max {frames.values[0]:.3g}"
         for title in (self.live_title, self.live_title_empty):
             title.setText(text.upper())
@@ -339,6 +361,16 @@ class UnitPanel(QWidget):
             self.empty_text.setText(self._empty_message(computing=False))
         self.progress.hide()
         self.compute_button.setEnabled(self.store is not None)
+
+
+def _patch_captions(topk: dict | None) -> list[str] | None:
+    """'image · activation' for each stored top-k patch, from the scan's record."""
+    if not isinstance(topk, dict):
+        return None
+    names, values = topk.get("images") or [], topk.get("activations") or []
+    if len(names) != len(values):
+        return None
+    return [f"{name}: activation {value:.3g}" for name, value in zip(names, values)]
 
 
 def _summary(info: dict) -> str:
