@@ -1,4 +1,6 @@
-"""The Qt window: panes, key bindings, menus and the worker thread that runs the engine.
+"""The Qt shell: one window with a tab per mode (modes/), the modes' widgets and their worker
+threads, which run the engine.
 
-Only this sub-package imports Qt; everything it shows comes from deepvis.pipeline.
+Only this sub-package imports Qt; everything it shows is computed by the Qt-free packages
+(the Live mode's frames by deepvis.pipeline).
 """
