@@ -10,6 +10,7 @@ from deepvis.gui.display import display_problem
 
 log = logging.getLogger("deepvis.gui")
 
+
 def make_application():
     from PyQt6.QtWidgets import QApplication
 

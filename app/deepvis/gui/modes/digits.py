@@ -330,6 +330,7 @@ class DigitsMode(WorkerMode):
     def ready(self) -> bool:
         return self.snapshot is not None and self.snapshot.epoch >= 1
 
+
 def _read_rgb(path) -> np.ndarray | None:
     import cv2
 

@@ -472,6 +472,7 @@ class DreamMode(WorkerMode):
     def ready(self) -> bool:
         return self.result is not None or self.classes is not None
 
+
 def _spin(low: int, high: int, value: int) -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(low, high)
