@@ -81,16 +81,22 @@ def filters_figure(model: SmallCNN, noise: np.ndarray):
     return figure
 
 
-def classes_figure(digits, images, probs, nearest, data: DigitData):
-    """A row per digit: each noise seed's image, then its nearest training images (with labels)."""
-    rows, seeds = images.shape[:2]
-    cols = seeds * (1 + NEAREST)
-    height = 1.0 * rows + 0.8
-    figure = new_figure(0.95 * cols + 0.6, height)
-    grid = figure.add_gridspec(rows, seeds, wspace=0.12, hspace=0.35)
+def classes_figure(digits, images, probs, nearest, data: DigitData, groups: int = 2):
+    """Per digit, each noise seed's image, then its nearest training images (with labels); the
+    digits in `groups` columns side by side (0-4 | 5-9), so that the figure is wide rather than tall
+    and reads at the size of a window's pane."""
+    count, seeds = images.shape[:2]
+    groups = max(1, min(groups, count))
+    per_group = -(-count // groups)
+    cols = groups * seeds * (1 + NEAREST)
+    height = 1.0 * per_group + 0.8
+    figure = new_figure(0.95 * cols + 0.6 * groups, height)
+    outer = figure.add_gridspec(1, groups, wspace=0.06)
+    blocks = [outer[0, g].subgridspec(per_group, seeds, wspace=0.12, hspace=0.35) for g in range(groups)]
     for r, digit in enumerate(digits):
+        block, row = blocks[r // per_group], r % per_group
         for s in range(seeds):
-            cell = grid[r, s].subgridspec(1, 1 + NEAREST, wspace=0.04)
+            cell = block[row, s].subgridspec(1, 1 + NEAREST, wspace=0.04)
             ax = figure.add_subplot(cell[0, 0])
             ax.imshow(images[r, s], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(f"{digit} p={probs[r, s]:.2f}", fontsize=7, color="#c98a10")
@@ -114,9 +120,10 @@ def classes_figure(digits, images, probs, nearest, data: DigitData):
 def stack_rgb(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     width = max(top.shape[1], bottom.shape[1])
 
-    def pad(image):
+    def pad(image):  # centred on white, the figures' background
         out = np.full((image.shape[0], width, 3), 255, dtype=np.uint8)
-        out[:, :image.shape[1]] = image
+        left = (width - image.shape[1]) // 2
+        out[:, left:left + image.shape[1]] = image
         return out
     return np.concatenate([pad(top), pad(bottom)])
 
