@@ -364,7 +364,8 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
     # A thread of lower priority: on a busy machine the view's worker gets the cores first.
     assert started[0] == ("conv2", 0, BACKGROUND_STEPS, BACKGROUND_SIZE, 10)
     qtbot.waitUntil(lambda: panel.progress.isVisible() and "conv2:0" in panel.progress.format(), timeout=TIMEOUT)
-    assert live.unit_jobs.task.isRunning() and live.unit_jobs.task.key == ("conv2", 0)
+    first = live.unit_jobs.task
+    assert first.isRunning() and first.key == ("conv2", 0)
     assert panel.empty_text.text().startswith("Computing the optimized image of conv2:0 in the background")
     qtbot.keyClick(window, "l")  # moving on cancels unit 0 and starts unit 1
     qtbot.waitUntil(lambda: finished == [1], timeout=TIMEOUT)
@@ -372,6 +373,10 @@ def test_selecting_a_unit_without_images_computes_one_in_the_background(make_win
     assert len(panel.optimized.images) == 1 and 0 not in finished
     assert [s[1] for s in started] == [0, 1]
     assert not panel.progress.isVisible()
+    # The stopped task's thread object is deleted once the next one starts: no pile of one per unit.
+    from PyQt6 import sip
+
+    qtbot.waitUntil(lambda: sip.isdeleted(first), timeout=TIMEOUT)
 
 
 def test_auto_unit_images_can_be_turned_off(make_window, qtbot, video, config, monkeypatch):

@@ -22,6 +22,7 @@ class BackgroundCall(QObject):
     def __init__(self, fn: Callable[[], Any], name: str, parent: QObject | None = None):
         super().__init__(parent)
         self._fn = fn
+        self._kept_in: set | None = None
         self._thread = threading.Thread(target=self._run, name=f"deepvis {name}", daemon=True)
 
     def start(self) -> "BackgroundCall":
@@ -46,9 +47,16 @@ class BackgroundCall(QObject):
             self.done.emit(result)
 
 
+    def _forget(self, _result=None) -> None:
+        if self._kept_in is not None:
+            self._kept_in.discard(self)
+
+
 def keep_until_done(call: BackgroundCall, calls: set[BackgroundCall]) -> None:
     """Start a call, holding a reference to it in `calls` until it has reported."""
     calls.add(call)
-    call.done.connect(lambda _=None: calls.discard(call))
-    call.failed.connect(lambda _=None: calls.discard(call))
+    call._kept_in = calls
+    # A method of the call, not a closure: Qt drops a reply whose receiver is gone (see ComputeTask).
+    call.done.connect(call._forget)
+    call.failed.connect(call._forget)
     call.start()

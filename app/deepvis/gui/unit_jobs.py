@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable
 
-from PyQt6.QtCore import QObject, QThread, pyqtSignal
+from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from deepvis import DeepvisError
 from deepvis.gui.background import BackgroundCall, keep_until_done
@@ -46,11 +46,15 @@ def yield_to_the_live_view() -> None:
 
 
 class ComputeTask(QThread):
-    """compute_unit on a private copy of the model, with progress and a stop flag."""
+    """compute_unit on a private copy of the model, with progress and a stop flag.
 
-    progress = pyqtSignal(int, int)
-    finished_ok = pyqtSignal(object)
-    failed = pyqtSignal(str)
+    Each signal carries the task itself, so that the receiver connects methods (slots), not
+    closures: Qt drops a queued signal whose receiver is gone, where a closure connected to a
+    task destroyed with its window could still be called (and crash the process)."""
+
+    progress = pyqtSignal(object, int, int)  # (task, step, total)
+    finished_ok = pyqtSignal(object)  # the task, its images written
+    failed = pyqtSignal(object, str)  # (task, message)
 
     def __init__(self, copy_future, layer: str, unit: int, store, parent=None, steps: int | None = None,
                  size: int | None = None, background: bool = False):
@@ -70,6 +74,10 @@ class ComputeTask(QThread):
     def key(self) -> Key:
         return self.layer, self.unit
 
+    @property
+    def label(self) -> str:
+        return f"{self.layer}:{self.unit}" + (" (in the background)" if self.background else "")
+
     def run(self) -> None:
         if self.background:
             yield_to_the_live_view()
@@ -80,22 +88,22 @@ class ComputeTask(QThread):
             last_step = [time.perf_counter()]
 
             def progress(step: int, total: int) -> None:
-                self.progress.emit(int(step), int(total))
+                self.progress.emit(self, int(step), int(total))
                 if self.background and BACKGROUND_REST > 0:
                     self._stop.wait(min((time.perf_counter() - last_step[0]) * BACKGROUND_REST, 0.5))
                     last_step[0] = time.perf_counter()
 
-            result = compute_unit(loaded, self.layer, self.unit, self.store, progress=progress,
-                                  should_stop=self._stop.is_set, steps=self.steps, size=self.size)
+            compute_unit(loaded, self.layer, self.unit, self.store, progress=progress,
+                         should_stop=self._stop.is_set, steps=self.steps, size=self.size)
         except ImportError:
-            self.failed.emit("computing unit images is not available in this installation")
+            self.failed.emit(self, "computing unit images is not available in this installation")
         except DeepvisError as error:
-            self.failed.emit(str(error))
+            self.failed.emit(self, str(error))
         except Exception as error:
             log.exception("computing the unit's images failed")
-            self.failed.emit(f"{type(error).__name__}: {error}")
+            self.failed.emit(self, f"{type(error).__name__}: {error}")
         else:
-            self.finished_ok.emit(result)
+            self.finished_ok.emit(self)
 
 
 class UnitImageJobs(QObject):
@@ -191,13 +199,15 @@ class UnitImageJobs(QObject):
         steps, size = (BACKGROUND_STEPS, BACKGROUND_SIZE) if background else (None, None)
         task = ComputeTask(self._model_copy(), layer, unit, self.panel.store, self, steps=steps, size=size,
                            background=background)
-        label = f"{layer}:{unit}" + (" (in the background)" if background else "")
-        task.progress.connect(lambda step, total: self._show_progress(task, step, total, label))
-        task.finished_ok.connect(lambda _images: self._computed(task))
-        task.failed.connect(self.show_message)
+        task.progress.connect(self._show_progress)
+        task.finished_ok.connect(self._computed)
+        task.failed.connect(self._failed)
         task.finished.connect(self._finished)
-        self.task = task
-        self.panel.show_progress(0, 1, f"{label}  preparing…", task.key)
+        previous, self.task = self.task, task
+        if previous is not None:  # it has just finished: one QThread per unit would pile up otherwise
+            previous.wait()
+            previous.deleteLater()
+        self.panel.show_progress(0, 1, f"{task.label}  preparing…", task.key)
         if not background:
             self.show_message(f"computing the images of {layer}:{unit} in the background")
         task.start()
@@ -207,14 +217,21 @@ class UnitImageJobs(QObject):
             self._copy = (self.loaded, self.worker.request_model_copy())
         return self._copy[1]
 
-    def _show_progress(self, task: ComputeTask, step: int, total: int, label: str) -> None:
+    @pyqtSlot(object, int, int)
+    def _show_progress(self, task: ComputeTask, step: int, total: int) -> None:
         if task is self.task and not task.stopping:
-            self.panel.show_progress(step, total, f"{label}  {step}/{total}", task.key)
+            self.panel.show_progress(step, total, f"{task.label}  {step}/{total}", task.key)
 
+    @pyqtSlot()
     def _finished(self) -> None:
         self.panel.hide_progress()
         self._start_pending()
 
+    @pyqtSlot(object, str)
+    def _failed(self, _task: ComputeTask, message: str) -> None:
+        self.show_message(message)
+
+    @pyqtSlot(object)
     def _computed(self, task: ComputeTask) -> None:
         if task.stopping:
             return  # stopped: nothing was written (a re-read now could race the next unit's write)
@@ -247,7 +264,16 @@ class UnitImageJobs(QObject):
             return f"saved the top-9 seen live of {written} units of {layer.name} ({frames_seen} frames) to {store.folder}"
 
         call = BackgroundCall(save, "live top-9 writer", self)
-        call.done.connect(lambda text: (self.show_message(text), self.panel.refresh()))
-        call.failed.connect(self.show_message)
+        call.done.connect(self._top_frames_saved)
+        call.failed.connect(self._say)
         keep_until_done(call, self._calls)
+
+    @pyqtSlot(object)
+    def _top_frames_saved(self, text: str) -> None:
+        self.show_message(text)
+        self.panel.refresh()
+
+    @pyqtSlot(str)
+    def _say(self, text: str) -> None:
+        self.show_message(text)
 

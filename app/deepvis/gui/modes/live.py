@@ -466,9 +466,11 @@ class LiveMode(WorkerMode):
             weights = self.config.weights
         self.context.show_message(f"loading {name}" + (f" with {Path(weights).name}" if weights else "") + "…")
         self.progress.emit(0, 0)
-        loader = (lambda: self.model_loader(name, weights)) if weights else (lambda: self.model_loader(name))
-        task = BackgroundCall(loader, "model loader", self)
-        task.done.connect(lambda loaded: self._on_model_loaded(loaded, weights))
+        def load():
+            return (self.model_loader(name, weights) if weights else self.model_loader(name)), weights
+
+        task = BackgroundCall(load, "model loader", self)
+        task.done.connect(self._on_model_loaded)  # methods, not closures: see ComputeTask
         task.failed.connect(self._on_model_failed)
         self.model_task = task
         task.start()
@@ -486,7 +488,8 @@ class LiveMode(WorkerMode):
         if ok:
             self.switch_model(name, path)
 
-    def _on_model_loaded(self, loaded: LoadedModel, weights: str | None = None) -> None:
+    def _on_model_loaded(self, loaded_with: tuple[LoadedModel, str | None]) -> None:
+        loaded, weights = loaded_with
         self.progress.emit(0, -1)
         self.loaded, self.weights = loaded, weights
         self.unit_jobs.loaded = loaded
@@ -535,15 +538,19 @@ class LiveMode(WorkerMode):
         """Open a source off the GUI thread (a camera can take seconds to answer), then swap."""
         def run():
             result = opener()
-            return result if isinstance(result, tuple) else (result, None)
+            source, message = result if isinstance(result, tuple) else (result, None)
+            return source, message, file_spec, camera
 
         call = BackgroundCall(run, "source opener", self)
-        call.done.connect(lambda pair: self._on_source_opened(pair[0], pair[1], file_spec, camera))
-        call.failed.connect(self.context.show_message)
+        call.done.connect(self._on_source_opened)
+        call.failed.connect(self._on_source_failed)
         keep_until_done(call, self._calls)
 
-    def _on_source_opened(self, source: FrameSource, message: str | None, file_spec: str | None,
-                          camera: bool) -> None:
+    def _on_source_failed(self, message: str) -> None:
+        self.context.show_message(message)
+
+    def _on_source_opened(self, opened: tuple[FrameSource, str | None, str | None, bool]) -> None:
+        source, message, file_spec, camera = opened
         old, self.source = self.source, source
         self._user_paused = False
         if not self.active:

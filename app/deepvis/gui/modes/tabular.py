@@ -50,7 +50,7 @@ class TabularMode(WorkerMode):
         # epochs can finish hundreds of times a second: draw the newest at most every 40 ms
         self.frame_timer = QTimer(self, singleShot=True, interval=40)
         self.frame_timer.timeout.connect(self._on_frame)
-        self.worker.frame_ready.connect(lambda: self.frame_timer.isActive() or self.frame_timer.start())
+        self.worker.frame_ready.connect(self._frame_ready)
         self.worker.result_ready.connect(self._on_result)
         self.worker.failed.connect(self._on_failed)
 
@@ -213,6 +213,10 @@ class TabularMode(WorkerMode):
     def key_help(self) -> list[tuple[str, str]]:
         return [("T", "train the network"), ("Esc", "stop training"), ("Up/Down", "previous/next neuron"),
                 ("Left/Right", "previous/next layer"), ("B", "bars: test mean / selected row")]
+
+    def _frame_ready(self) -> None:
+        if not self.frame_timer.isActive():
+            self.frame_timer.start()
 
     def status_text(self) -> str:
         r = self.result
