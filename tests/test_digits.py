@@ -157,8 +157,9 @@ def test_digits_mode_trains_live_and_shows_a_clicked_unit(qtbot):
         assert mode.handle_key("Right") and mode.unit == 6
         mode.deactivate()  # hidden: the worker pauses at its next checkpoint
         mode.activate()
-        qtbot.waitUntil(lambda: not mode.worker.busy, timeout=30000)
-        assert mode.snapshot.epoch == 2
+        # busy turns False on the worker thread right after its last result is sent, which the GUI
+        # thread may not have taken yet: wait for that result too.
+        qtbot.waitUntil(lambda: not mode.worker.busy and mode.snapshot.epoch == 2, timeout=30000)
     finally:
         window.shutdown()
 

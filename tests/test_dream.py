@@ -264,8 +264,9 @@ def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_pat
         assert mode.layer.currentText() == live.view.layer and mode.unit.value() == live.view.unit
         qtbot.waitUntil(lambda: mode.worker.busy, timeout=TIMEOUT)
         mode.handle_key("x")
-        qtbot.waitUntil(lambda: "stopped" in window.message, timeout=TIMEOUT)  # said once the job returned
-        assert not mode.worker.busy and mode.result.unit is None  # the stopped dream replaced nothing
+        # Said once the job returned; busy turns False on the worker thread just after it sends that.
+        qtbot.waitUntil(lambda: "stopped" in window.message and not mode.worker.busy, timeout=TIMEOUT)
+        assert mode.result.unit is None  # the stopped dream replaced nothing
 
         window.show_mode("live")  # Live resumes
         assert live.active and not mode.active
