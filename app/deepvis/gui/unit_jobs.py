@@ -107,13 +107,13 @@ class ComputeTask(QThread):
 
 
 class UnitImageJobs(QObject):
-    """Computes and saves what the unit panel shows; the Live mode tells it the selection, the
-    model and whether Live is visible."""
+    """Computes and saves what the unit panel shows; the Live mode tells it the selection and
+    whether Live is visible, and `current_model` gives the model Live runs."""
 
-    def __init__(self, panel: UnitPanel, worker: PipelineWorker, loaded: LoadedModel,
+    def __init__(self, panel: UnitPanel, worker: PipelineWorker, current_model: Callable[[], LoadedModel],
                  show_message: Callable[[str], None], auto: bool = True, parent: QObject | None = None):
         super().__init__(parent)
-        self.panel, self.worker, self.loaded = panel, worker, loaded
+        self.panel, self.worker, self.current_model = panel, worker, current_model
         self.show_message, self.auto = show_message, auto
         self.active = False
         self.task: ComputeTask | None = None
@@ -213,8 +213,9 @@ class UnitImageJobs(QObject):
         task.start()
 
     def _model_copy(self):
-        if self._copy is None or self._copy[0] is not self.loaded:
-            self._copy = (self.loaded, self.worker.request_model_copy())
+        loaded = self.current_model()
+        if self._copy is None or self._copy[0] is not loaded:
+            self._copy = (loaded, self.worker.request_model_copy())
         return self._copy[1]
 
     @pyqtSlot(object, int, int)
@@ -252,7 +253,7 @@ class UnitImageJobs(QObject):
         if store is None:
             self.show_message(self.panel.store_error or "no unit store")
             return
-        layer = self.loaded.find_layer(layer_name)
+        layer = self.current_model().find_layer(layer_name)
         future = self.worker.request_top_frames(layer.name)
 
         def save() -> str:

@@ -95,7 +95,7 @@ class LiveMode(WorkerMode):
         self.worker.model_ready.connect(self._on_model_ready)
         self.worker.failed.connect(self.context.show_message)
         self.worker.model_failed.connect(self._on_worker_model_failed)
-        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, self.loaded, self.context.show_message,
+        self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, lambda: self.loaded, self.context.show_message,
                                        auto=config.auto_unit_images, parent=self)
         self._show_model_store()
 
@@ -492,7 +492,6 @@ class LiveMode(WorkerMode):
         loaded, weights = loaded_with
         self.progress.emit(0, -1)
         self.loaded, self.weights = loaded, weights
-        self.unit_jobs.loaded = loaded
         self._check_model(loaded.name)
         self.model.set_model([l.name for l in loaded.layers], loaded.default_layer().name)
         self.worker.set_model(loaded, self.view)
