@@ -4,6 +4,7 @@ PNG with its JSON."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -39,4 +40,4 @@ def write_dream(result, out: Path, model: str, source: str) -> Path:
 
 def _finite(value: float) -> float | None:
     """JSON has no infinity: a ratio over a zero start is null."""
-    return value if value == value and abs(value) != float("inf") else None
+    return value if math.isfinite(value) else None

@@ -46,7 +46,6 @@ class BackgroundCall(QObject):
         else:
             self.done.emit(result)
 
-
     def _forget(self, _result=None) -> None:
         if self._kept_in is not None:
             self._kept_in.discard(self)

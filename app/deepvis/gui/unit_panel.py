@@ -364,7 +364,7 @@ class UnitPanel(QWidget):
 
 
 def _patch_captions(topk: dict | None) -> list[str] | None:
-    """'image · activation' for each stored top-k patch, from the scan's record."""
+    """'image: activation' for each stored top-k patch, from the scan's record (None without one)."""
     if not isinstance(topk, dict):
         return None
     names, values = topk.get("images") or [], topk.get("activations") or []

@@ -2,8 +2,8 @@
 excited it most, as crops of its receptive field around its maximum.
 
 Everything stays on the device: each frame costs one max over the maps and a
-comparison with each unit's worst kept value; crops are cut (one gather) and shrunk only
-for the units the frame beat, which after the first frames are few.
+comparison with each unit's kept values; crops are cut and shrunk only for the units the
+frame beat, which after the first frames are few.
 
 The k crops are k moments, not k neighbouring frames of one pan: within MIN_GAP_S of a unit's
 latest kept frame, a new frame can only replace that one; and a repeat (the same maximum at the
@@ -12,9 +12,8 @@ same place: a still image republished, a looping video's next pass) is not kept 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
