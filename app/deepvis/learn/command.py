@@ -40,10 +40,11 @@ def add_arguments(parser) -> None:
                      help="hidden layer widths (default: 3 3, the article's network)")
     net.add_argument("--activation", nargs="+", default=["sigmoid"],
                      help="sigmoid (default), tanh, relu or linear: one, or one per hidden layer")
-    net.add_argument("--init", default="normal", help="normal (default: N(0, 1)), xavier or he")
+    net.add_argument("--init", default="he", help="he (default), xavier or normal (N(0, 1) weights and biases)")
     train = parser.add_argument_group("training")
     train.add_argument("--optimizer", default="sgd", help="sgd (default) or adam")
     train.add_argument("--lr", type=float, default=3.0, help="learning rate (default: 3.0; Adam wants ~0.03)")
+    train.add_argument("--momentum", type=float, default=0.9, help="SGD's momentum, 0 to 1 (default: 0.9)")
     train.add_argument("--batch-size", type=int, default=0, help="points per step (default: 0, all of them)")
     train.add_argument("--l1", type=float, default=0.0, help="L1 weight penalty (default: 0)")
     train.add_argument("--l2", type=float, default=0.0, help="L2 weight penalty (default: 0)")
@@ -69,7 +70,8 @@ def settings_from(args):
     data = DataSettings(args.data, args.points, args.noise, args.test_fraction, args.seed,
                         tuple(args.columns), args.label)
     spec = NetworkSpec(tuple(args.hidden), tuple(args.activation), args.init)
-    train = TrainSettings(args.optimizer, args.lr, args.batch_size, args.l1, args.l2, args.seed, args.every)
+    train = TrainSettings(args.optimizer, args.lr, args.batch_size, args.l1, args.l2, args.seed, args.every,
+                          args.momentum)
     return data, spec, train
 
 

@@ -26,7 +26,7 @@ class NetworkSpec:
 
     hidden: tuple[int, ...] = (3, 3)
     activations: tuple[str, ...] = ("sigmoid",)
-    init: str = "normal"
+    init: str = "he"
 
     def __post_init__(self) -> None:
         if any(not 1 <= width <= MAX_WIDTH for width in self.hidden):
@@ -82,16 +82,17 @@ def backprop_activation(name: str, grad: torch.Tensor, h: torch.Tensor) -> torch
 class Network:
     """The MLP's parameters (one flat tensor), its forward passes and its gradient."""
 
-    def __init__(self, spec: NetworkSpec, device: torch.device | str = "cpu"):
+    def __init__(self, spec: NetworkSpec, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
         self.spec = spec
         self.device = torch.device(device)
+        self.dtype = dtype
         self.acts = spec.layer_activations
         sizes = spec.sizes
         self.n_layers = len(sizes) - 1
         count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-        self.flat = torch.zeros(count, device=self.device)
-        self.grad = torch.zeros(count, device=self.device)
-        self.weight_mask = torch.zeros(count, device=self.device)  # 1 on weights, 0 on biases
+        self.flat = torch.zeros(count, device=self.device, dtype=dtype)
+        self.grad = torch.zeros(count, device=self.device, dtype=dtype)
+        self.weight_mask = torch.zeros(count, device=self.device, dtype=dtype)  # 1 on weights, 0 on biases
         self.weights: list[torch.Tensor] = []
         self.biases: list[torch.Tensor] = []
         self.weight_grads: list[torch.Tensor] = []
@@ -174,14 +175,26 @@ class Network:
         """Mean binary cross-entropy of the output (y is (N, 1) in {0, 1})."""
         return F.binary_cross_entropy_with_logits(self.logits(x), y)
 
-    def backward(self, x: torch.Tensor, y: torch.Tensor, l1: float = 0.0, l2: float = 0.0) -> None:
-        """Fill self.grad with d(mean BCE + l1 * sum|w| + l2 * sum w^2)/d(parameters)."""
+    def objective(self, x: torch.Tensor, y: torch.Tensor, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
+        """What training lowers: the mean BCE plus the weight penalties (0-dim, on the device)."""
+        return self._penalized(self.loss(x, y), l1, l2)
+
+    def _penalized(self, loss: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
+        if l1 or l2:
+            weights = self.flat * self.weight_mask
+            loss = loss + l2 * weights.square().sum() + l1 * weights.abs().sum()
+        return loss
+
+    def backward(self, x: torch.Tensor, y: torch.Tensor, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
+        """Fill self.grad with d(mean BCE + l1 * sum|w| + l2 * sum w^2)/d(parameters); return that
+        objective at the current parameters (a 0-dim tensor on the device: no host sync)."""
         hs = [x]
         h = x
         for i in range(self.n_layers):
             z = torch.addmm(self.biases[i], h, self.weights[i].t())
             h = activate(self.acts[i], z) if i < self.n_layers - 1 else z
             hs.append(h)
+        objective = F.binary_cross_entropy_with_logits(h, y)
         grad_z = torch.sigmoid(h).sub_(y).div_(x.shape[0])  # d(mean BCE)/d(logit)
         for i in range(self.n_layers - 1, -1, -1):
             torch.mm(grad_z.t(), hs[i], out=self.weight_grads[i])
@@ -192,6 +205,7 @@ class Network:
             self.grad.addcmul_(self.flat, self.weight_mask, value=2 * l2)
         if l1:
             self.grad.addcmul_(torch.sign(self.flat), self.weight_mask, value=l1)
+        return self._penalized(objective, l1, l2)
 
     def penalty(self, l1: float, l2: float) -> float:
         weights = self.flat * self.weight_mask

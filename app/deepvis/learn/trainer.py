@@ -1,7 +1,13 @@
 """The training loop: optimizer steps on the device, a snapshot every N steps.
 
-Deterministic for a seed (data order and init). A loss that becomes NaN or infinite
-stops training with one message, and the weights go back to the last finite snapshot.
+Deterministic for a seed (data order and init). The networks are tiny, so they train in
+float64: a run then does not hinge on one build's float32 rounding. Full-batch steps never
+raise the training objective: a step that did is undone, SGD's momentum dropped and the
+learning rate halved; the rate grows back 1% per accepted step up to the one set. So a run
+that reached 100% stays there (without this, SGD at 3.0 on the quadrants spiked from loss
+0.008 to 0.081 at step 4750 on one torch build and ended at 97.5%).
+A loss that becomes NaN or infinite stops training with one message, and the weights go back
+to the last finite snapshot.
 """
 
 from __future__ import annotations
@@ -17,12 +23,20 @@ from deepvis.learn.data import Dataset
 from deepvis.learn.network import Network, NetworkSpec
 
 OPTIMIZERS = ("adam", "sgd")
+GROWTH = 1.01  # the guarded learning rate's growth per accepted step, back up to the set rate
+
+
+def training_dtype(device: torch.device) -> torch.dtype:
+    """float64, where the device has it (Apple's MPS does not)."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Defaults: plain full-batch SGD at 3.0, which trains the article's 2-3-3-1 sigmoid network on
-    the quadrants reliably (Adam at 0.03 is the better start for ReLU or wider networks)."""
+    """Defaults: full-batch SGD at 3.0 with momentum 0.9, which trains the article's 2-3-3-1
+    sigmoid network (He init) on the quadrants to 100% for 29 of seeds 0-29 (without momentum a
+    run more often stalls in a minimum where all three first-layer neurons face one way).
+    Adam at 0.03 is the better start for ReLU or wider networks."""
 
     optimizer: str = "sgd"
     learning_rate: float = 3.0
@@ -31,6 +45,7 @@ class TrainSettings:
     l2: float = 0.0
     seed: int = 0
     snapshot_every: int = 10
+    momentum: float = 0.9  # SGD's (heavy ball); Adam has its own
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -39,6 +54,8 @@ class TrainSettings:
             raise DeepvisError(f"the learning rate must be positive, not {self.learning_rate}")
         if self.batch_size < 0 or self.l1 < 0 or self.l2 < 0:
             raise DeepvisError("batch size, L1 and L2 must not be negative")
+        if not 0 <= self.momentum < 1:
+            raise DeepvisError(f"the momentum must be in [0, 1), not {self.momentum}")
         if self.snapshot_every < 1:
             raise DeepvisError(f"snapshots are taken every N >= 1 steps, not {self.snapshot_every}")
 
@@ -72,11 +89,12 @@ class Trainer:
         self.spec = spec
         self.settings = settings
         self.device = torch.device(device)
-        self.network = Network(spec, self.device)
+        dtype = training_dtype(self.device)
+        self.network = Network(spec, self.device, dtype)
         self.network.initialize(settings.seed)
 
         def tensor(a):
-            return torch.as_tensor(a, dtype=torch.float32, device=self.device)
+            return torch.as_tensor(a, dtype=dtype, device=self.device)
 
         self.x_train, self.x_test = tensor(dataset.x_train), tensor(dataset.x_test)
         self.y_train, self.y_test = tensor(dataset.y_train)[:, None], tensor(dataset.y_test)[:, None]
@@ -84,10 +102,15 @@ class Trainer:
         self.failure: str | None = None  # set when a loss became NaN/inf
         self.last_finite: Snapshot | None = None
         self._stop_requested = False
-        # Adam's moments over the flat parameter vector.
+        # SGD's velocity and Adam's moments over the flat parameter vector.
+        self._velocity = torch.zeros_like(self.network.flat)
         self._m = torch.zeros_like(self.network.flat)
         self._v = torch.zeros_like(self.network.flat)
         self._adam_steps = 0
+        # The full-batch guard: the last accepted weights, their objective and the current rate.
+        self._previous = self.network.state()
+        self._previous_objective = torch.full((), math.inf, dtype=dtype, device=self.device)
+        self._rate = torch.full((), settings.learning_rate, dtype=dtype, device=self.device)
         # Minibatch order: a fresh permutation each epoch, from its own seeded generator.
         self._order_gen = torch.Generator().manual_seed(settings.seed + 1)
         self._order: torch.Tensor | None = None
@@ -105,12 +128,20 @@ class Trainer:
         if settings.batch_size != self.settings.batch_size:
             self._set_batch(settings.batch_size)
         self.settings = settings
+        self._reset_guard()
         self.failure = None  # after a NaN the weights are the last finite ones: new settings may go on
 
     def _reset_moments(self) -> None:
+        self._velocity.zero_()
         self._m.zero_()
         self._v.zero_()
         self._adam_steps = 0
+
+    def _reset_guard(self) -> None:
+        """Forget the last accepted objective (the weights or the objective changed) and go back
+        to the set learning rate."""
+        self._previous_objective.fill_(math.inf)
+        self._rate.fill_(self.settings.learning_rate)
 
     def restore(self, snapshot: Snapshot) -> None:
         """Go back to a snapshot's weights and step, to train on from there (Adam starts afresh)."""
@@ -119,6 +150,7 @@ class Trainer:
         self.failure = None
         self.last_finite = snapshot
         self._reset_moments()
+        self._reset_guard()
 
     # -- steps --------------------------------------------------------------------------------
 
@@ -137,20 +169,40 @@ class Trainer:
     def train(self, steps: int) -> None:
         """`steps` optimizer steps, no host sync (NaN is caught by the next measure)."""
         s, net = self.settings, self.network
-        lr = s.learning_rate
+        guarded = not self._batch
         for _ in range(steps):
             x, y = self._next_batch()
-            net.backward(x, y, s.l1, s.l2)
+            objective = net.backward(x, y, s.l1, s.l2)
             self.step_count += 1
+            if guarded:
+                accepted = self._guard(objective)
+                rate, momentum = self._rate * accepted, s.momentum * accepted
+            else:
+                rate, momentum = s.learning_rate, s.momentum
             if s.optimizer == "sgd":
-                net.flat.add_(net.grad, alpha=-lr)
+                self._velocity.mul_(momentum).sub_(net.grad * rate)
+                net.flat.add_(self._velocity)
                 continue
             self._adam_steps += 1
             beta1, beta2, t = 0.9, 0.999, self._adam_steps
             self._m.mul_(beta1).add_(net.grad, alpha=1 - beta1)
             self._v.mul_(beta2).addcmul_(net.grad, net.grad, value=1 - beta2)
             denominator = self._v.sqrt().div_(math.sqrt(1 - beta2 ** t)).add_(1e-8)
-            net.flat.addcdiv_(self._m, denominator, value=-lr / (1 - beta1 ** t))
+            net.flat.sub_(self._m / denominator * (rate / (1 - beta1 ** t)))
+
+    def _guard(self, objective: torch.Tensor) -> torch.Tensor:
+        """1.0 when the last full-batch step lowered the objective (measured now, at its result),
+        else 0.0: its weights go back, and this step, whose gradient is the rejected point's,
+        moves nothing and drops the momentum; the next one retries from there at half the rate.
+        A tensor on the device, so that no step waits for the host."""
+        net = self.network
+        accepted = objective <= self._previous_objective
+        net.flat.copy_(torch.where(accepted, net.flat, self._previous))
+        self._previous.copy_(net.flat)
+        self._previous_objective.copy_(torch.where(accepted, objective, self._previous_objective))
+        grown = (self._rate * GROWTH).clamp_max_(self.settings.learning_rate)
+        self._rate.copy_(torch.where(accepted, grown, self._rate * 0.5))
+        return accepted.to(objective.dtype)
 
     @torch.no_grad()
     def measure(self) -> Snapshot:
@@ -167,12 +219,24 @@ class Trainer:
             values[0] = values[1] = math.nan
         return Snapshot(self.step_count, *values, weights=net.state())
 
+    @torch.no_grad()
+    def _settle(self) -> None:
+        """Undo the last full-batch step if it raised the objective, as the next step would: a
+        measure never shows a point that training is about to leave."""
+        s, net = self.settings, self.network
+        rejected = net.objective(self.x_train, self.y_train, s.l1, s.l2) > self._previous_objective
+        net.flat.copy_(torch.where(rejected, self._previous, net.flat))
+        self._rate.copy_(torch.where(rejected, self._rate * 0.5, self._rate))
+        self._velocity.mul_(~rejected)
+
     def advance(self, steps: int) -> Snapshot | None:
         """Train `steps` steps and measure; None (and `failure` set) when the loss stopped being finite."""
         if self.failure:
             return None
         if steps:
             self.train(steps)
+            if not self._batch:
+                self._settle()
         snapshot = self.measure()
         if snapshot.finite:
             self.last_finite = snapshot
@@ -182,6 +246,7 @@ class Trainer:
         if kept is not None:
             self.network.load(kept.weights)
             self.step_count = kept.step
+        self._reset_moments()  # they hold the overflow too
         self.failure = (f"training stopped at step {snapshot.step}: the loss became {bad}; "
                         f"the weights of step {kept.step if kept else 0} are kept (try a lower learning rate)")
         return None
