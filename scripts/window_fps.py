@@ -9,7 +9,8 @@ Two figures, each the median over slices:
 With --unit-job, a third window shows a unit without an optimized image on a layer the shipped
 store holds no image for, with auto_unit_images on (an empty user store), so the background job
 computes one unit after another while the window plays at its ceiling (job_ratio: its displayed
-FPS over the ceiling window's without the job) and paced (paced_job_ratio), and job_seconds the median time of one unit's image.
+FPS over the ceiling window's without the job) and paced (paced_job_ratio), and job_seconds the
+median time of one unit's image.
 Slices of the windows and of the bench alternate, so that a shared machine's
 load falls on all alike; the embedded default runs on the bench's layer.
 

@@ -10,91 +10,20 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import sys
 import threading
 import types
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
-from PyQt6.QtCore import QPoint, Qt
-from torch import nn
+from PyQt6.QtCore import Qt
 
 from deepvis import DeepvisError
 from deepvis.config import Config
 from deepvis.paths import SAMPLE_IMAGES
 from deepvis.sources import FolderSource, VideoSource
-from deepvis.zoo import Layer, LoadedModel, ModelCard
+from deepvis.zoo import Layer
+from support.windows import TIMEOUT, shown, tiny_model, write_png
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-TIMEOUT = 15000  # ms; generous for a loaded machine, never reached when all is well
-
-
-def tiny_model(name: str = "tiny", channels: int = 12) -> LoadedModel:
-    """A small CNN with a card, so the window runs many frames per second on the CPU."""
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, channels, 3, stride=2, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10),
-    ).eval().requires_grad_(False)
-    layers = (Layer("conv1", "1"), Layer("conv2", "3"), Layer("fc", ""), Layer("prob", "softmax"))
-    card = ModelCard(name=name, title=f"{name} net", source="custom", input_size=32, layers=layers,
-                     default_layer="conv2")
-    return LoadedModel(card, model, [f"class {i}" for i in range(10)], torch.device("cpu"), layers)
-
-
-def write_video(path: Path, frames: int = 30, size: int = 64) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (size, size))
-    for i in range(frames):
-        image = np.zeros((size, size, 3), np.uint8)
-        cv2.circle(image, (8 + (i * 3) % (size - 16), size // 2), 6, (255, 200, 50), -1)
-        writer.write(image)
-    writer.release()
-    return path
-
-
-def write_png(path: Path, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    cv2.imwrite(str(path), rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
-    return path
-
-
-@pytest.fixture
-def config(tmp_path) -> Config:
-    return Config().replace(store=str(tmp_path / "units"), device="cpu")
-
-
-@pytest.fixture
-def make_window(qtbot, config):
-    from deepvis.gui.main_window import MainWindow
-
-    windows = []
-
-    def make(source, loaded=None, config=config, **kw):
-        window = MainWindow(config, loaded or tiny_model(), source.start(), **kw)
-        window.resize(1024, 700)
-        window.show()
-        qtbot.addWidget(window)
-        windows.append(window)
-        qtbot.waitUntil(lambda: window.live.last_delivery is not None, timeout=TIMEOUT)
-        return window
-
-    yield make
-    for window in windows:
-        window.shutdown()
-
-
-@pytest.fixture
-def video(tmp_path) -> Path:
-    return write_video(tmp_path / "tiny.mp4")
-
-
-def shown(window) -> bool:
-    """The latest displayed result is of the Live mode's current view."""
-    d = window.live.last_delivery
-    return d is not None and d.result.view == window.live.view
-
 
 def test_click_on_a_tile_selects_its_unit(make_window, qtbot, video):
     window = make_window(VideoSource(video))
@@ -158,10 +87,12 @@ def test_keys_do_what_they_say(make_window, qtbot, tmp_path):
     label = window.live.last_delivery.frame_label
     key("e"); qtbot.waitUntil(lambda: window.live.last_delivery.frame_label != label, timeout=TIMEOUT)
     assert window.live.last_delivery.frame_label.startswith("img1.png")
-    key(Qt.Key.Key_PageUp); qtbot.waitUntil(lambda: window.live.last_delivery.frame_label.startswith("img0.png"), timeout=TIMEOUT)
+    key(Qt.Key.Key_PageUp)
+    qtbot.waitUntil(lambda: window.live.last_delivery.frame_label.startswith("img0.png"), timeout=TIMEOUT)
 
     key(Qt.Key.Key_Escape)
-    assert window.live.view.layer == "conv2" and window.live.view.unit == 0 and window.live.view.backprop_in_grid is False
+    view = window.live.view
+    assert view.layer == "conv2" and view.unit == 0 and view.backprop_in_grid is False
     assert window.live.predictions.isVisible() and window.live.right.isVisible()
     key("q")
     assert not window.isVisible()
@@ -404,5 +335,6 @@ def test_the_softmax_takes_the_images_of_the_logits_layer_shown_before_it():
 
     loaded = tiny_model()
     assert loaded.images_layer("prob") == "fc" and loaded.images_layer("conv2") == "conv2"
-    no_output = dataclasses.replace(loaded, layers=(Layer("conv2", "3"), Layer("logits", "6"), Layer("prob", "softmax")))
+    layers = (Layer("conv2", "3"), Layer("logits", "6"), Layer("prob", "softmax"))
+    no_output = dataclasses.replace(loaded, layers=layers)
     assert no_output.images_layer("prob") == "logits"

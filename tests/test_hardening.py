@@ -18,9 +18,9 @@ from deepvis import DeepvisError
 from deepvis.cli import main
 from deepvis.config import Config
 from deepvis.paths import SAMPLE_IMAGES
-from deepvis.sources import FolderSource, ImageSource, VideoSource
+from deepvis.sources import ImageSource, VideoSource
 from deepvis.unitvis.store import UnitStore, weights_fingerprint
-from test_gui import TIMEOUT, make_window, config, shown, tiny_model, video, write_png  # noqa: F401  (fixtures)
+from support.windows import TIMEOUT, tiny_model
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

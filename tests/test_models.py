@@ -84,7 +84,8 @@ def test_every_card_lists_modules_of_its_architecture():
     import torchvision
 
     cards = {card.name: card for card in builtin_models()}
-    assert {"efficientnet_lite0", "alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "squeezenet1_1"} <= set(cards)
+    expected = {"efficientnet_lite0", "alexnet", "vgg16", "googlenet", "resnet18", "resnet50", "squeezenet1_1"}
+    assert expected <= set(cards)
     alexnet = [layer.name for layer in cards["alexnet"].layers]
     assert alexnet == ["conv1", "p1", "conv2", "p2", "conv3", "conv4", "conv5", "p5", "fc6", "fc7", "fc8", "prob"]
     for name, card in cards.items():
@@ -110,7 +111,8 @@ def test_custom_model_factory_with_weights(tmp_path, monkeypatch):
     (tmp_path / "my_net.py").write_text(
         "import torch.nn as nn\n"
         "def make_model():\n"
-        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),\n"
+        "                         nn.Linear(4, 3))\n"
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -146,7 +148,8 @@ def test_bad_weights_give_one_line_errors(tmp_path, content, message):
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "other.pth")
-    with pytest.raises(DeepvisError, match="not for squeezenet1_1: 52 missing .first: features.0.weight.; 1 unexpected .first: x."):
+    expected = "not for squeezenet1_1: 52 missing .first: features.0.weight.; 1 unexpected .first: x."
+    with pytest.raises(DeepvisError, match=expected):
         load_model("squeezenet1_1", weights=tmp_path / "other.pth", device="cpu")
 
 

@@ -19,7 +19,7 @@ from deepvis.config import Config
 from deepvis.gui import modes
 from deepvis.gui.modes.base import Mode
 from deepvis.sources import VideoSource
-from test_gui import TIMEOUT, tiny_model, write_video
+from support.windows import TIMEOUT, tiny_model, write_video
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

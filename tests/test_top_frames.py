@@ -14,7 +14,7 @@ import torch
 from deepvis.live.top_frames import TopFrames, to_unit_top_frames
 from deepvis.sources import VideoSource
 from deepvis.unitvis.sites import ReceptiveField
-from test_gui import TIMEOUT, config, make_window, tiny_model, video  # noqa: F401  (fixtures)
+from support.windows import TIMEOUT, tiny_model
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

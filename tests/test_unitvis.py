@@ -16,7 +16,7 @@ import torch
 
 from deepvis import DeepvisError
 from deepvis.cli import main
-from deepvis.paths import PROJECT_ROOT, SAMPLE_IMAGES
+from deepvis.paths import SAMPLE_IMAGES
 from deepvis.unitvis.commands import parse_units
 from deepvis.unitvis.optimize import get_preset, optimize_units
 from deepvis.unitvis.sites import receptive_field
@@ -24,13 +24,13 @@ from deepvis.unitvis.store import UnitStore, write_json_atomic
 from deepvis.unitvis.topk import merge_ranked
 from deepvis.zoo import load_model
 
-TESTS = Path(__file__).resolve().parent
-TINY = "test_unitvis_model:make_model"
+SUPPORT = Path(__file__).resolve().parent / "support"
+TINY = "tiny_unit_model:make_model"  # tests/support/tiny_unit_model.py
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    sys.path.insert(0, str(TESTS))
+    sys.path.insert(0, str(SUPPORT))
     return load_model(TINY, device="cpu")
 
 
@@ -109,7 +109,7 @@ def test_merge_is_exact_and_ties_go_to_the_lower_image_index():
     positions = torch.randint(0, 9, (20, 3))
     empty = (values[:0], images[:0], positions[:0])
     whole = merge_ranked(empty, (values, images, positions), 5)
-    odd, even = [(t[1::2], t[::2]) for t in (values, images, positions)], None
+    odd = [(t[1::2], t[::2]) for t in (values, images, positions)]
     part_a = merge_ranked(empty, tuple(t[0] for t in odd), 5)
     part_b = merge_ranked(empty, tuple(t[1] for t in odd), 5)
     merged = merge_ranked(part_b, part_a, 5)
@@ -145,7 +145,7 @@ def test_topk_scan_writes_patches_deconvs_and_resumes(tmp_path, image_folder, ca
     assert patch.shape[:2] == (bottom - top, right - left) and bottom - top <= 13
     assert len(store.unit_images("output", 4).patches) == 3
     # The top activation is the image's own spatial maximum.
-    sys.path.insert(0, str(TESTS))
+    sys.path.insert(0, str(SUPPORT))
     tiny = load_model(TINY, device="cpu")
     from deepvis.unitvis.topk import load_input
     x = load_input(image_folder / entry["images"][0], 224, tiny.card.mean, tiny.card.std)[None]
@@ -164,7 +164,7 @@ def test_topk_resumes_from_a_checkpoint(tmp_path, image_folder, monkeypatch):
     from deepvis.unitvis import topk
 
     store = UnitStore(tmp_path, TINY)
-    sys.path.insert(0, str(TESTS))
+    sys.path.insert(0, str(SUPPORT))
     tiny = load_model(TINY, device="cpu")
     layers = [tiny.find_layer("features.5")]
     files = topk.list_image_files(image_folder)
@@ -277,15 +277,15 @@ def test_torchrun_two_processes_give_the_same_store(tmp_path, image_folder, tiny
                 continue
             command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                        str(nproc), "-m", "deepvis", "precompute", *argv, *common]
-            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(TESTS)}
-            done = subprocess.run(command, cwd=TESTS, env=env, capture_output=True, text=True, timeout=180)
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(SUPPORT)}
+            done = subprocess.run(command, cwd=SUPPORT, env=env, capture_output=True, text=True, timeout=180)
             assert done.returncode == 0, done.stderr[-3000:]
 
     run(1, tmp_path / "one")
     run(2, tmp_path / "two")
     for layer in ("features.2", "features.5"):
-        one = json.loads((tmp_path / "one" / "test_unitvis_model_make_model" / layer / "index.json").read_text())
-        two = json.loads((tmp_path / "two" / "test_unitvis_model_make_model" / layer / "index.json").read_text())
+        one = json.loads((tmp_path / "one" / "tiny_unit_model_make_model" / layer / "index.json").read_text())
+        two = json.loads((tmp_path / "two" / "tiny_unit_model_make_model" / layer / "index.json").read_text())
         assert one["units"].keys() == two["units"].keys()
         for unit, entry in one["units"].items():
             other = two["units"][unit]

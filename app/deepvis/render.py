@@ -205,7 +205,8 @@ def outline(image: torch.Tensor, rect: tuple[int, int, int, int], border: int, w
 class GridRenderer:
     """Renders a layer's activation (or backward signal) as the tiled grid."""
 
-    def __init__(self, boost: float = 0.0, gamma: float = 1.0, colormap: str = "gray", min_size: int = 480, border: int = 1):
+    def __init__(self, boost: float = 0.0, gamma: float = 1.0, colormap: str = "gray", min_size: int = 480,
+                 border: int = 1):
         self.boost = boost
         self.gamma = gamma
         self.colormap = colormap
@@ -215,14 +216,16 @@ class GridRenderer:
     def layout(self, act: torch.Tensor) -> GridLayout:
         return layout_for(tuple(as_maps(act).shape), self.min_size, self.border)
 
-    def render_tensor(self, act: torch.Tensor, selected: int | None = None, signed: bool = False) -> tuple[torch.Tensor, GridLayout]:
+    def render_tensor(self, act: torch.Tensor, selected: int | None = None,
+                      signed: bool = False) -> tuple[torch.Tensor, GridLayout]:
         """The grid as an H x W x 3 uint8 tensor on the activation's device, and its layout."""
         maps = as_maps(act)
         layout = layout_for(tuple(maps.shape), self.min_size, self.border)
         levels = to_levels(normalize(maps, self.boost, self.gamma, signed))
         return tile(levels, layout, self.colormap, selected), layout
 
-    def render(self, act: torch.Tensor, selected: int | None = None, signed: bool = False) -> tuple[np.ndarray, GridLayout]:
+    def render(self, act: torch.Tensor, selected: int | None = None,
+               signed: bool = False) -> tuple[np.ndarray, GridLayout]:
         """The grid as a uint8 RGB numpy array: one device-to-host transfer."""
         grid, layout = self.render_tensor(act, selected, signed)
         return grid.cpu().numpy(), layout

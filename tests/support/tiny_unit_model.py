@@ -1,4 +1,4 @@
-"""A tiny conv net for the unit-image tests, loadable as `test_unitvis_model:make_model`."""
+"""A tiny conv net for the unit-image tests, loadable as `tiny_unit_model:make_model` with tests/support on the path."""
 
 import torch
 from torch import nn

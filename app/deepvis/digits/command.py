@@ -12,7 +12,8 @@ from deepvis.digits.train import SGDSettings
 
 
 def _sgd_flags(parser: argparse.ArgumentParser, epochs: int = 30, lr: float = 0.5, batch: int = 10) -> None:
-    parser.add_argument("--epochs", type=int, default=epochs, help=f"passes over the 4000 training images (default: {epochs})")
+    parser.add_argument("--epochs", type=int, default=epochs,
+                        help=f"passes over the 4000 training images (default: {epochs})")
     parser.add_argument("--batch-size", type=int, default=batch, help=f"mini-batch size (default: {batch})")
     parser.add_argument("--lr", type=float, default=lr, help=f"SGD learning rate (default: {lr})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the init and the shuffles (default: 0)")
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--init", choices=INITS, default="scaled",
                        help="randn: N(0,1) weights; scaled: N(0,1)/sqrt(fan-in) (default)")
     train.add_argument("--l2", type=float, default=0.0, help="L2 weight decay lambda, as Nielsen's (default: 0)")
-    train.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden activation (default: sigmoid)")
+    train.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid",
+                       help="hidden activation (default: sigmoid)")
     _sgd_flags(train)
 
     sweep = sub.add_parser("sweep", help="test accuracy against hidden size over seeds (resumable)")

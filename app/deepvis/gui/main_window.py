@@ -337,4 +337,5 @@ def default_live_start(config: Config) -> LiveStart:
 
     source, message = open_source_with_fallback(config.source, config.camera_index)
     loaded = open_model(config)
-    return LiveStart(loaded, source, config.layer, 0, message or loaded.message, camera_mode=message is not None or None)
+    return LiveStart(loaded, source, config.layer, 0, message or loaded.message,
+                     camera_mode=message is not None or None)

@@ -337,8 +337,8 @@ class PredictionsPane(QWidget):
             painter.setPen(TEXT)
             text_rect = row.adjusted(6, 0, -6, 0)
             percent = f"{p.prob:6.1%}"
-            label = painter.fontMetrics().elidedText(p.label, Qt.TextElideMode.ElideRight,
-                                                      int(text_rect.width()) - painter.fontMetrics().horizontalAdvance(percent) - 10)
+            room = int(text_rect.width()) - painter.fontMetrics().horizontalAdvance(percent) - 10
+            label = painter.fontMetrics().elidedText(p.label, Qt.TextElideMode.ElideRight, room)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, percent)
         painter.end()

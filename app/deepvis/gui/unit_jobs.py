@@ -262,7 +262,8 @@ class UnitImageJobs(QObject):
                 return f"no top-9 seen live for {layer.name} yet"
             crops, values, frames_seen = taken
             written = store.write_live_topk(layer.name, layer.path, crops, values, frames_seen)
-            return f"saved the top-9 seen live of {written} units of {layer.name} ({frames_seen} frames) to {store.folder}"
+            return (f"saved the top-9 seen live of {written} units of {layer.name} ({frames_seen} frames) "
+                    f"to {store.folder}")
 
         call = BackgroundCall(save, "live top-9 writer", self)
         call.done.connect(self._top_frames_saved)

@@ -69,8 +69,9 @@ class LiveMode(WorkerMode):
         # The Model menu loads without falling back: a model that cannot load leaves the running one.
         self.model_loader = start.model_loader or (lambda name, weights=None: _load_model(name, config, weights))
         self.weights: str | None = config.weights if config.model == start.loaded.name else None
-        self.file_spec: str | None = None if isinstance(start.source, CameraSource) else getattr(start.source, "path", None)
-        self.camera_mode = isinstance(start.source, CameraSource) if start.camera_mode is None else start.camera_mode
+        camera = isinstance(start.source, CameraSource)
+        self.file_spec: str | None = None if camera else getattr(start.source, "path", None)
+        self.camera_mode = camera if start.camera_mode is None else start.camera_mode
         self.last_delivery: Delivery | None = None
         self.frames_displayed = 0
         self.display_times: deque[float] = deque(maxlen=60)
@@ -323,7 +324,8 @@ class LiveMode(WorkerMode):
         if view.backprop_origin:
             back += f" from {view.backprop_origin[0]}:{view.backprop_origin[1]}"
         # A still image is computed once per change of view: a frame rate would read 0.
-        rate = "still image" if isinstance(self.source, (ImageSource, FolderSource)) else f"{self.measured_fps():.1f} FPS"
+        still = isinstance(self.source, (ImageSource, FolderSource))
+        rate = "still image" if still else f"{self.measured_fps():.1f} FPS"
         parts = [f"fwd {view.layer}:{view.unit}", f"back: {back}", f"boost {view.boost:g}/{view.gamma:g}",
                  rate, f"{self.latency_ms:.0f} ms"]
         flags = [name for name, on in (("frozen", self.frozen), ("paused", self.source.paused and self.active),

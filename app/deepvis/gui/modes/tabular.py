@@ -15,8 +15,8 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QColor
 from PyQt6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
-    QMenu, QMenuBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout,
-    QWidget,
+    QMenu, QMenuBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
 )
 
 from deepvis import DeepvisError
@@ -460,7 +460,8 @@ class TabularMode(WorkerMode):
         for i, row in enumerate(rows):
             values = table.row(int(row))
             cells = [f"{summary.values[row, j]:.3f}", str(int(row)), "test" if row in test else "train",
-                     cell_text(values[table.target]), cell_text(r.predictions[row])] + [cell_text(values[v]) for v in table.variables]
+                     cell_text(values[table.target]), cell_text(r.predictions[row])]
+            cells += [cell_text(values[v]) for v in table.variables]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -181,9 +181,8 @@ class WeightsMode(WorkerMode):
         self.tiles.set_tiles(picture.rgb, picture.rects)
         self.tiles.set_selected(None)
         centres = (view.edges[:-1] + view.edges[1:]) / 2
-        self.histogram.set_values(np.log10(view.counts + 1.0), [""] * len(centres),
-                                  f"weight histogram (log counts) · {view.stats['min']:+.3g} … {view.stats['max']:+.3g}",
-                                  signs=centres)
+        title = f"weight histogram (log counts) · {view.stats['min']:+.3g} … {view.stats['max']:+.3g}"
+        self.histogram.set_values(np.log10(view.counts + 1.0), [""] * len(centres), title, signs=centres)
         self.info.setText(f"{picture.note}. Hover a tile for its range; click it to see the unit live.")
         if view.noise_rgb is not None:
             self.noise.title = f"{view.layer.path}: filters applied to noise"
