@@ -17,7 +17,7 @@ from deepvis.cli import main
 from deepvis.digits import data as digit_data
 from deepvis.digits.compare import match_units, roughness, run_compare
 from deepvis.digits.nets import MLPSpec, MLPStack, load_mlp
-from deepvis.digits.sweep import SweepPlan, run_sweep
+from deepvis.digits.sweep import SweepPlan, run_path, run_sweep
 from deepvis.digits.train import SGDSettings, train_mlps
 from deepvis.weights.colors import BLUE, RED, diverging_rgb
 
@@ -84,6 +84,29 @@ def test_train_command_writes_its_files(tmp_path, capsys):
     assert mlp.hidden.weight.shape == (6, 784)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_run_without_one_finite_epoch_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["digits", "train", "--l2", "1e30", "--epochs", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deepvis: error: training diverged") and "\n" not in err
+    assert not out.exists()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_run_that_diverges_keeps_its_last_finite_epoch(tmp_path, capsys):
+    out = tmp_path / "run"  # the weights grow ~1e10-fold an epoch: finite for 3 epochs, NaN in the 4th
+    assert main(["digits", "train", "--hidden", "6", "--l2", "1e5", "--batch-size", "400", "--epochs", "5",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: training diverged" in err and "kept the weights of epoch 3" in err
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert metrics["epochs_done"] == 3 and "epoch 4" in metrics["stopped"]
+    assert len(metrics["per_epoch"]["test_accuracy"]) == 3
+    mlp = load_mlp(out)
+    assert all(bool(p.isfinite().all()) for p in mlp.parameters())
+
+
 def test_sweep_resumes_after_an_interruption(tmp_path):
     plan = SweepPlan((4, 2), (0,), MLPSpec(), SGDSettings(epochs=1))
 
@@ -92,8 +115,8 @@ def test_sweep_resumes_after_an_interruption(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         run_sweep(plan, tmp_path, on_run=interrupt)
-    first = tmp_path / "runs" / "h4_s0.json"
-    assert first.is_file() and not (tmp_path / "runs" / "h2_s0.json").exists()
+    first = run_path(tmp_path, plan.key(), 4, 0)
+    assert first.is_file() and not run_path(tmp_path, plan.key(), 2, 0).exists()
     before = first.read_text()
     trained = []
     summary = run_sweep(plan, tmp_path, on_run=trained.append)
@@ -102,9 +125,9 @@ def test_sweep_resumes_after_an_interruption(tmp_path):
     assert summary["complete"] and summary["resumed_runs"] == 1
     assert {(r["hidden"], r["seed"]) for r in summary["runs"]} == {(4, 0), (2, 0)}
     assert (tmp_path / "sweep.png").is_file()
-    # Other settings: the stored runs do not count.
+    # Other settings: the stored runs do not count, and stay.
     other = run_sweep(SweepPlan((4,), (0,), MLPSpec(l2=1.0), SGDSettings(epochs=1)), tmp_path)
-    assert other["resumed_runs"] == 0
+    assert other["resumed_runs"] == 0 and first.read_text() == before
 
 
 def test_compare_measures_smoothness_and_matches_units(tmp_path):
@@ -157,9 +180,30 @@ def test_digits_mode_trains_live_and_shows_a_clicked_unit(qtbot):
         assert mode.handle_key("Right") and mode.unit == 6
         mode.deactivate()  # hidden: the worker pauses at its next checkpoint
         mode.activate()
-        # busy turns False on the worker thread right after its last result is sent, which the GUI
-        # thread may not have taken yet: wait for that result too.
-        qtbot.waitUntil(lambda: not mode.worker.busy and mode.snapshot.epoch == 2, timeout=30000)
+        # busy turns False on the GUI thread once the job's end arrives, after its last result.
+        qtbot.waitUntil(lambda: not mode.worker.busy, timeout=30000)
+        assert mode.snapshot.epoch == 2 and "done" in window.message
+    finally:
+        window.shutdown()
+
+
+def test_digits_stop_is_never_followed_by_done_and_a_running_figure_says_so(qtbot):
+    from deepvis.config import Config
+    from deepvis.gui.main_window import MainWindow
+
+    window = MainWindow(Config(), mode="digits")
+    qtbot.addWidget(window)
+    mode = window.current
+    try:
+        mode.epochs.setValue(30)
+        mode.compare()
+        assert mode.worker.busy and "comparing" in mode.figures["compare"].placeholder
+        qtbot.wait(300)
+        mode.handle_key("x")
+        assert not mode.worker.busy and "stopped" in window.message
+        assert "stopped" in mode.figures["compare"].placeholder
+        qtbot.wait(1500)  # the cancelled job reaches its next checkpoint and ends meanwhile
+        assert "stopped" in window.message and "done" not in window.message
     finally:
         window.shutdown()
 

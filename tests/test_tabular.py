@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,6 +121,40 @@ def test_the_cli_prints_a_bad_table_as_one_line_and_exits_2(tmp_path, capsys):
     assert main(["tabular", "train", "--csv", str(path), "--target", "nope", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("deepvis: error: --target nope") and "\n" not in err
+
+
+def regression_csv(tmp_path, a, y) -> Path:
+    """Columns a (given), b (noise) and the target y (given), one row each."""
+    rng = np.random.default_rng(0)
+    rows = [f"{float(av)!r},{float(rng.normal())!r},{float(yv)!r}" for av, yv in zip(a, y)]
+    return write(tmp_path, "a,b,y\n" + "\n".join(rows) + "\n")
+
+
+ORDINARY = np.linspace(1.0, 9.0, 40)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("a, y, named", [
+    (ORDINARY * 1e300, ORDINARY, "column 'a'"),  # the statistics overflow
+    (np.r_[ORDINARY[:-1], 1e300], ORDINARY, "column 'a'"),  # one value far outside the rest
+    (ORDINARY, ORDINARY * 1e300, "the target 'y'"),
+])
+def test_values_that_overflow_the_scaler_are_refused_before_training(tmp_path, capsys, a, y, named):
+    out = tmp_path / "m"
+    assert tabular(["tabular", "train", "--csv", str(regression_csv(tmp_path, a, y)), "--target", "y",
+                    "--epochs", "2", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deepvis: error:") and "\n" not in err and named in err
+    assert not out.exists()
+
+
+def test_a_score_that_is_not_a_number_is_null_in_valid_json(tmp_path):
+    out = tmp_path / "m"  # one test row: its R^2 is 0/0
+    assert tabular(["tabular", "train", "--csv", str(regression_csv(tmp_path, ORDINARY, ORDINARY ** 2)),
+                    "--target", "y", "--test-fraction", "0.01", "--epochs", "2", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert metrics["test_r2"] is None and "test_r2 (nan)" in metrics["note"]
+    assert metrics["test_rmse"] >= 0
 
 
 # --------------------------------------------------------------------------- training
@@ -258,8 +293,8 @@ def test_train_then_explain_write_their_files(tmp_path, capsys):
 @pytest.fixture
 def mode(qtbot):
     from deepvis.config import Config
-    from deepvis.gui.modes.base import ModeContext
-    from deepvis.gui.modes.tabular import TabularMode
+    from deepvis.gui.mode import ModeContext
+    from deepvis.gui.tabular.mode import TabularMode
 
     hints = []
     context = ModeContext(Config(), lambda text: None, hints.append, lambda name: None, lambda name: None)
@@ -321,6 +356,14 @@ def test_the_mode_trains_then_a_click_shows_a_neuron_and_a_row_colours_the_netwo
     assert mode.handle_key("Down") and mode.neuron == 6
     assert mode.handle_key("Right") and mode.layer == 2
     assert "wine" in mode.status_text()
+
+    # Another table: nothing of wine's stays beside it while it trains.
+    mode.table_box.setCurrentText("diabetes")
+    mode.train()
+    assert mode.result is None and mode.bars.order == [] and mode.rows_model.rowCount() == 0
+    assert mode.top_table.rowCount() == 0 and "diabetes" in mode.summary.text()
+    qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
+    assert mode.result.table.name == "diabetes" and mode.rows_model.rowCount() == len(mode.result.table)
 
 
 def test_the_mode_pauses_training_while_hidden(mode, qtbot):

@@ -26,11 +26,11 @@ from deepvis.zoo import load_model
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 TINY = "tiny_unit_model:make_model"  # tests/support/tiny_unit_model.py
+sys.path.insert(0, str(SUPPORT))  # for --model TINY in this process
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    sys.path.insert(0, str(SUPPORT))
     return load_model(TINY, device="cpu")
 
 
@@ -145,7 +145,6 @@ def test_topk_scan_writes_patches_deconvs_and_resumes(tmp_path, image_folder, ca
     assert patch.shape[:2] == (bottom - top, right - left) and bottom - top <= 13
     assert len(store.unit_images("output", 4).patches) == 3
     # The top activation is the image's own spatial maximum.
-    sys.path.insert(0, str(SUPPORT))
     tiny = load_model(TINY, device="cpu")
     from deepvis.unitvis.topk import load_input
     x = load_input(image_folder / entry["images"][0], 224, tiny.card.mean, tiny.card.std)[None]
@@ -164,7 +163,6 @@ def test_topk_resumes_from_a_checkpoint(tmp_path, image_folder, monkeypatch):
     from deepvis.unitvis import topk
 
     store = UnitStore(tmp_path, TINY)
-    sys.path.insert(0, str(SUPPORT))
     tiny = load_model(TINY, device="cpu")
     layers = [tiny.find_layer("features.5")]
     files = topk.list_image_files(image_folder)

@@ -16,6 +16,7 @@ from deepvis.digits.data import SIDE, DigitData, load_split
 from deepvis.digits.nets import SmallCNN
 from deepvis.digits.report import write_json
 from deepvis.device import one_cpu_thread
+from deepvis.files import atomic_path
 from deepvis.digits.train import SGDSettings, train_cnn
 from deepvis.weights.colors import diverging_rgb
 from deepvis.weights.figures import figure_rgb, new_figure, save_figure, save_rgb
@@ -27,9 +28,11 @@ DECAY = 0.01  # L2 decay per step: pulls pixels to black, the background of MNIS
 
 
 def class_images(model: SmallCNN, digits: list[int], noise_seeds: int, steps: int = 200,
-                 cancel: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 cancel: Callable[[], bool] | None = None, progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """For each digit, `noise_seeds` images (D x S x 28 x 28 in [0, 1]) optimized from noise to
-    maximize the digit's logit, with the logits and softmax probabilities they reach (D x S)."""
+    maximize the digit's logit, with the logits and softmax probabilities they reach (D x S);
+    None when cancel() turned true."""
     from deepvis.optvis import Adam, ImageRandom, PixelImage, class_logit, render
     from deepvis.optvis.regularizers import GaussianBlur, L2Decay
     from deepvis.optvis.transforms import Jitter
@@ -41,9 +44,9 @@ def class_images(model: SmallCNN, digits: list[int], noise_seeds: int, steps: in
     rendered = render(model, class_logit(model, classes), param, transforms=Jitter(2), steps=steps,
                       regularizers=[L2Decay(DECAY), GaussianBlur(0.5, every=4)], step_rule=Adam(4.0),
                       normalize=lambda images: images.mean(dim=1, keepdim=True), random=random,
-                      cancel=cancel)
+                      progress=progress, cancel=cancel)
     if rendered is None:
-        raise DeepvisError("cancelled")
+        return None
     images = rendered.images.mean(dim=1)  # B x 28 x 28
     with torch.no_grad():
         logits = model(images[:, None])
@@ -130,15 +133,21 @@ def stack_rgb(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
 
 def run_cnn(out: Path, settings: SGDSettings, seed: int = 0, digits: list[int] | None = None,
             noise_seeds: int = 4, steps: int = 200, log: Callable[[str], None] | None = None,
-            on_step: Callable[[int, int], None] | None = None) -> dict:
+            on_step: Callable[[int, int], None] | None = None, cancel: Callable[[], bool] | None = None,
+            on_batch: Callable[[str, int, int], None] | None = None) -> dict:
     """Train, draw and dream; writes metrics.json, model.pth, filters.png, filters_on_noise.png,
     classes_from_noise.png and cnn.png (the last two stacked). Batches this small run fastest on
-    one thread (3x faster per epoch, 15x per optimization step, on a busy 2-core machine)."""
+    one thread (3x faster per epoch, 15x per optimization step, on a busy 2-core machine).
+
+    on_step(done, total) per epoch and stage; on_batch(stage, done, total) per training batch and
+    optimization step (stage "train" or "classes"). Once cancel() is true, what is finished is
+    written (the last finished epoch's model, metrics.json with "stopped": "interrupted") and the
+    metrics returned; before any epoch finished, nothing is (epochs_done 0)."""
     with one_cpu_thread():
-        return _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step)
+        return _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step, cancel, on_batch)
 
 
-def _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step) -> dict:
+def _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step, cancel, on_batch) -> dict:
     digits = list(range(10)) if digits is None else list(digits)
     if not digits or any(not 0 <= d <= 9 for d in digits):
         raise DeepvisError(f"--digits must be digits 0..9, not {digits}")
@@ -151,14 +160,34 @@ def _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step) -> d
     model = SmallCNN()
     started = time.perf_counter()
     total = settings.epochs + 2
-    for progress in train_cnn(model, data, settings, seed):
+    history: dict[str, list[float]] = {"train_accuracy": [], "test_accuracy": []}
+    finished = {k: v.clone() for k, v in model.state_dict().items()}  # the last finished epoch's weights
+    batch = None if on_batch is None else (lambda done, count: on_batch("train", done, count))
+    for progress in train_cnn(model, data, settings, seed, cancel=cancel, on_step=batch):
+        history = {k: v[0] for k, v in progress.history.items()}
+        finished = {k: v.clone() for k, v in model.state_dict().items()}
         if log:
             log(f"epoch {progress.epoch}/{settings.epochs}: train {progress.train_accuracy[0]:.2%}, "
                 f"test {progress.test_accuracy[0]:.2%}")
         if on_step:
             on_step(progress.epoch, total)
+    stopped = cancel is not None and cancel()
+    if stopped and not history["test_accuracy"]:
+        return {"stopped": "interrupted", "epochs_done": 0}
+    model.load_state_dict(finished)
     model.eval().requires_grad_(False)
-    torch.save(model.state_dict(), out / "model.pth")
+    with atomic_path(out / "model.pth") as path:
+        torch.save(model.state_dict(), path)
+    metrics = {
+        "test_accuracy": history["test_accuracy"][-1], "train_accuracy": history["train_accuracy"][-1],
+        "per_epoch": history, "epochs_done": len(history["test_accuracy"]),
+        "stopped": "interrupted" if stopped else None,
+        "settings": {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr, "seed": seed},
+        "classes_from_noise": None,
+    }
+    if stopped:
+        write_json(out / "metrics.json", metrics | {"seconds": round(time.perf_counter() - started, 2)})
+        return metrics
     noise = filters_on_noise(model.conv1, size=2 * SIDE, steps=40)
     filters = figure_rgb(filters_figure(model, noise))
     save_rgb(filters, out / "filters.png")
@@ -169,7 +198,13 @@ def _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step) -> d
              out / "filters_on_noise.png")
     if on_step:
         on_step(settings.epochs + 1, total)
-    images, values, probs = class_images(model, digits, noise_seeds, steps)
+    dreamt = class_images(model, digits, noise_seeds, steps, cancel=cancel, progress=None if on_batch is None
+                          else lambda done, count: on_batch("classes", done, count))
+    if dreamt is None:
+        metrics["stopped"] = "interrupted"
+        write_json(out / "metrics.json", metrics | {"seconds": round(time.perf_counter() - started, 2)})
+        return metrics
+    images, values, probs = dreamt
     nearest, distances = nearest_training(images.reshape(-1, SIDE * SIDE), data)
     nearest_labels = data.train_y[nearest[:, 0]].reshape(len(digits), noise_seeds)
     classes = save_figure(classes_figure(digits, images, probs, nearest, data), out / "classes_from_noise.png")
@@ -179,17 +214,11 @@ def _run_cnn(out, settings, seed, digits, noise_seeds, steps, log, on_step) -> d
     save_rgb(stack_rgb(filters, classes_rgb), out / "cnn.png")
     if on_step:
         on_step(total, total)
-    metrics = {
-        "test_accuracy": progress.history["test_accuracy"][0][-1],
-        "train_accuracy": progress.history["train_accuracy"][0][-1],
-        "per_epoch": {k: v[0] for k, v in progress.history.items()},
-        "settings": {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr, "seed": seed},
-        "classes_from_noise": {
-            "digits": digits, "noise_seeds": noise_seeds, "steps": steps,
-            "mean_probability": float(probs.mean()),
-            "nearest_is_same_digit": float((nearest_labels == np.array(digits)[:, None]).mean()),
-        },
-        "seconds": round(time.perf_counter() - started, 2),
+    metrics["classes_from_noise"] = {
+        "digits": digits, "noise_seeds": noise_seeds, "steps": steps,
+        "mean_probability": float(probs.mean()),
+        "nearest_is_same_digit": float((nearest_labels == np.array(digits)[:, None]).mean()),
     }
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
     write_json(out / "metrics.json", metrics)
     return metrics

@@ -44,7 +44,10 @@ def match_units(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def run_compare(hidden: int, out: Path, l2: float = DEFAULT_L2, seed: int = 0,
                 settings: SGDSettings = SGDSettings(), activation: str = "sigmoid",
-                on_step: Callable[[int, int], None] | None = None) -> dict:
+                on_step: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None) -> dict | None:
+    """Both runs trained, compared, and written as compare.json and compare.png; returns
+    compare.json's content, or None when cancel() turned true (nothing is written then)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = load_split()
@@ -52,9 +55,11 @@ def run_compare(hidden: int, out: Path, l2: float = DEFAULT_L2, seed: int = 0,
     specs = {"randn": MLPSpec(hidden, activation, "randn", 0.0), "scaled_l2": MLPSpec(hidden, activation, "scaled", l2)}
     for i, (name, spec) in enumerate(specs.items()):
         stack = MLPStack(spec, [seed])
-        for progress in train_mlps(stack, data, settings):
+        for progress in train_mlps(stack, data, settings, cancel=cancel):
             if on_step is not None:
                 on_step(i * settings.epochs + progress.epoch, 2 * settings.epochs)
+        if cancel is not None and cancel():
+            return None
         w1, w2 = mlp_weights(stack.module(0))
         runs[name] = {"spec": spec, "w1": w1, "w2": w2, "test_accuracy": float(progress.test_accuracy[0]),
                       "train_accuracy": float(progress.train_accuracy[0]), "roughness": roughness(w1)}

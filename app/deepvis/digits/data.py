@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from deepvis import DeepvisError
+from deepvis.files import atomic_path
 
 TRAIN_PER_CLASS = 400
 TEST_PER_CLASS = 100
@@ -62,9 +63,8 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     images, labels = read_csv(shipped_csv())
     folder.mkdir(parents=True, exist_ok=True)
     for path, array in ((images_path, images), (labels_path, labels)):
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(partial, array)
-        os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
+        with atomic_path(path) as partial:  # a concurrent reader never sees half a file
+            np.save(partial, array)
     return images, labels
 
 

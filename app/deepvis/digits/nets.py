@@ -12,11 +12,11 @@ import torch
 from torch import nn
 
 from deepvis import DeepvisError
+from deepvis.digits.choices import ACTIVATIONS, INITS
+from deepvis.files import atomic_files, json_text
 
 INPUTS = 28 * 28
 CLASSES = 10
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
-INITS = ("randn", "scaled")  # N(0, 1) weights, or N(0, 1) / sqrt(fan-in) (Nielsen's default)
 
 
 @dataclass(frozen=True)
@@ -125,9 +125,11 @@ class SmallCNN(nn.Module):
 
 
 def save_mlp(mlp: MLP, folder: Path) -> None:
-    torch.save(mlp.state_dict(), folder / "model.pth")
+    """Both files renamed into place together: a failed write keeps the folder's old model whole."""
     info = {"kind": "mlp", "sizes": [INPUTS, mlp.spec.hidden, CLASSES], **asdict(mlp.spec)}
-    (folder / "model.json").write_text(json.dumps(info, indent=2))
+    with atomic_files() as files:
+        torch.save(mlp.state_dict(), files.path(folder / "model.pth"))
+        files.path(folder / "model.json").write_text(json_text(info))
 
 
 def load_mlp(folder: Path) -> MLP:

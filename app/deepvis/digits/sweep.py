@@ -1,6 +1,7 @@
 """The hidden-size sweep: test accuracy against hidden size, several seeds each, beside the article's
-full-MNIST figures. Each finished run is its own file (written atomically), so an interrupted sweep
-resumes where it stopped; the seeds of one hidden size train together as one stack."""
+full-MNIST figures. Each finished run is its own file (written atomically), in a folder named by the
+settings it was made with, so an interrupted sweep resumes where it stopped and a sweep with other
+settings keeps its runs beside these; the seeds of one hidden size train together as one stack."""
 
 from __future__ import annotations
 
@@ -44,8 +45,16 @@ class SweepPlan:
                 "settings": asdict(self.settings)}
 
 
-def run_path(out: Path, hidden: int, seed: int) -> Path:
-    return out / "runs" / f"h{hidden}_s{seed}.json"
+def settings_folder(out: Path, key: dict) -> Path:
+    """Where the runs made with one set of settings are kept: a sweep with other settings (another
+    --epochs) into the same folder keeps its runs beside these, never over them."""
+    spec, settings = key["spec"], key["settings"]
+    return out / "runs" / (f"{spec['activation']}_{spec['init']}_l2-{float(spec['l2'])!r}"
+                           f"_epochs-{settings['epochs']}_batch-{settings['batch_size']}_lr-{float(settings['lr'])!r}")
+
+
+def run_path(out: Path, key: dict, hidden: int, seed: int) -> Path:
+    return settings_folder(out, key) / f"h{hidden}_s{seed}.json"
 
 
 def finished_run(path: Path, key: dict) -> dict | None:
@@ -54,26 +63,28 @@ def finished_run(path: Path, key: dict) -> dict | None:
         run = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return run if run.get("key") == key else None
+    return run if isinstance(run, dict) and run.get("key") == key else None
 
 
 def run_sweep(plan: SweepPlan, out: Path, on_run: Callable[[dict], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
-              on_summary: Callable[[dict], None] | None = None) -> dict:
+              on_summary: Callable[[dict], None] | None = None,
+              cancel: Callable[[], bool] | None = None) -> dict:
     """Train what is missing, write sweep.json and sweep.png; returns sweep.json's content.
 
     on_run(run) after each finished run; on_step(done, total) every epoch (for progress bars);
     on_summary(summary) after each hidden size; an exception raised by any of them stops the sweep
-    with what finished kept.
+    with what finished kept, and so does cancel() turning true (sweep.json then has complete false).
     """
     plan.check()
     out = Path(out)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
     key, data = plan.key(), load_split()
+    settings_folder(out, key).mkdir(parents=True, exist_ok=True)
     runs: dict[tuple[int, int], dict] = {}
     for hidden in plan.hiddens:
         for seed in plan.seeds:
-            if (run := finished_run(run_path(out, hidden, seed), key)) is not None:
+            old = out / "runs" / f"h{hidden}_s{seed}.json"  # where runs were kept before settings had folders
+            if (run := finished_run(run_path(out, key, hidden, seed), key) or finished_run(old, key)) is not None:
                 runs[hidden, seed] = run
     resumed = len(runs)
     total = len(plan.hiddens) * len(plan.seeds) * plan.settings.epochs
@@ -84,16 +95,19 @@ def run_sweep(plan: SweepPlan, out: Path, on_run: Callable[[dict], None] | None 
             continue
         spec = MLPSpec(hidden, plan.spec.activation, plan.spec.init, plan.spec.l2)
         stack, started = MLPStack(spec, pending), time.perf_counter()
-        for progress in train_mlps(stack, data, plan.settings, evaluate_train=False):
+        progress = None
+        for progress in train_mlps(stack, data, plan.settings, evaluate_train=False, cancel=cancel):
             if on_step is not None:
                 on_step(done + progress.epoch * len(pending), total)
+        if progress is None or (progress.epoch < plan.settings.epochs and not progress.diverged.all()):
+            break  # cancelled before the stack's last epoch: its runs are not done
         seconds = (time.perf_counter() - started) / len(pending)
         done += plan.settings.epochs * len(pending)
         for i, seed in enumerate(pending):
             run = {"hidden": hidden, "seed": seed, "test_accuracy": float(progress.test_accuracy[i]),
                    "test_per_epoch": progress.history["test_accuracy"][i],
                    "seconds": round(seconds, 3), "key": key}
-            write_json(run_path(out, hidden, seed), run)
+            write_json(run_path(out, key, hidden, seed), run)
             runs[hidden, seed] = run
             if on_run is not None:
                 on_run(run)

@@ -3,17 +3,19 @@
   deepvis dream IMAGE [--layer L] [--unit U] [--octaves 4] ... --out FILE.png
       writes FILE.png and FILE.json ({"octaves": [{"size", "objective_start", "objective_end"}], ...})
   deepvis dream --class NAME_OR_INDEX --seeds N [--size 224] --out DIR
-      writes DIR/seed_<s>.png, DIR/classes.json and DIR/sheet.png
+      writes DIR/seed_<s>.png as each batch of seeds ends, DIR/classes.json (the seeds done so far:
+      a re-run with the same settings makes only the missing ones) and DIR/sheet.png; Ctrl-C or
+      SIGTERM keeps the finished seeds and exits 130 or 143
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 from deepvis import DeepvisError
+from deepvis.files import json_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +89,7 @@ def run_dream(args: argparse.Namespace, config) -> int:
 
         write_dream(result, out, loaded.name, args.image)
     if args.bench:
-        print(json.dumps(report))
+        print(json_text(report, indent=None), end="")
     else:
         print(f"{loaded.name} {layer.name}" + ("" if args.unit is None else f" unit {args.unit}")
               + f": objective x{result.ratio:.2f} over {settings.octaves} octaves; wrote {out} and "
@@ -96,9 +98,10 @@ def run_dream(args: argparse.Namespace, config) -> int:
 
 
 def run_classes(args: argparse.Namespace, config) -> int:
-    from deepvis.dream.classes import ClassSettings, class_gallery, find_class
+    from deepvis.dream.classes import ClassSettings, class_gallery, find_class, finished_seeds, gallery_key
     from deepvis.dream.files import write_png
     from deepvis.dream.sheet import contact_sheet
+    from deepvis.interrupt import stop_on_signals
     from deepvis.session import open_model
 
     if args.image:
@@ -117,10 +120,14 @@ def run_classes(args: argparse.Namespace, config) -> int:
     target = find_class(loaded.labels, args.class_name)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with _progress_bar(settings.steps * args.seeds, f"class {loaded.labels[target]}") as bar:
-        gallery = class_gallery(loaded, target, range(args.seeds), out, settings,
-                                progress=lambda done, _total: bar.update(done - bar.n))
-    (out / "classes.json").write_text(json.dumps(gallery.summary(loaded.name), indent=2))
+    with stop_on_signals() as stop:
+        with _progress_bar(settings.steps * args.seeds, f"class {loaded.labels[target]}") as bar:
+            gallery = class_gallery(loaded, target, range(args.seeds), out, settings,
+                                    progress=lambda done, _total: bar.update(done - bar.n), cancel=stop)
+        if gallery is None:
+            done = [s for s in finished_seeds(out, gallery_key(loaded.name, target, settings)) if s < args.seeds]
+            return stop.exit(f"stopped with {len(done)} of {args.seeds} seeds written to {out}/; run the same "
+                             "command again to make the rest")
     write_png(out / "sheet.png", contact_sheet(gallery.images, gallery.captions()))
     print(f"{loaded.name} '{gallery.label}' ({target}): top-1 in {gallery.top1_share:.0%} of {args.seeds} seeds, "
           f"median probability {gallery.median_probability:.3f}; wrote {out}/: classes.json sheet.png seed_*.png")

@@ -1,28 +1,30 @@
-"""Writing results: PNG files from RGB arrays (one clear line when a file cannot be written), a dream's
-PNG with its JSON."""
+"""Writing results: PNG files from RGB arrays and JSON, atomically (one clear line when a file
+cannot be written), a dream's PNG with its JSON."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from deepvis import DeepvisError
+from deepvis.files import png_bytes, write_bytes_atomic, write_json_atomic
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    data = png_bytes(rgb, Path(path).name)
     try:
-        if not ok:
-            raise OSError("the encoder failed")
-        data.tofile(str(path))  # not cv2.imwrite: it cannot open non-ASCII paths on Windows
+        write_bytes_atomic(path, data)
     except OSError as error:
-        raise DeepvisError(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
+        raise DeepvisError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def write_json(path: Path, value) -> None:
+    try:
+        write_json_atomic(path, value)
+    except OSError as error:
+        raise DeepvisError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def write_dream(result, out: Path, model: str, source: str) -> Path:
@@ -31,10 +33,7 @@ def write_dream(result, out: Path, model: str, source: str) -> Path:
     write_png(out, result.image)
     summary = {"model": model, "image": str(source), **result.summary(), "objective_ratio": _finite(result.ratio)}
     path = out.with_suffix(".json")
-    try:
-        path.write_text(json.dumps(summary, indent=2))
-    except OSError as error:
-        raise DeepvisError(f"cannot write {path}: {error.strerror or error}") from None
+    write_json(path, summary)
     return path
 
 

@@ -9,6 +9,7 @@ of the training thread are given too: they do not fall when other processes shar
 from __future__ import annotations
 
 import platform
+from typing import Callable
 
 import torch
 
@@ -18,7 +19,9 @@ from deepvis.learn.loop import VIEW_RATE, LiveTraining
 SLICES = 6
 
 
-def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_RATE) -> dict:
+def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_RATE,
+              progress: Callable[[int, int], None] | None = None) -> dict:
+    """The two rates, measured in alternating slices; progress(slices done, slices) after each."""
     live.view_interval = 1.0 / view_rate
     live.run_for(0.3, with_views=True)  # warm-up: first calls allocate
     device = live.trainer.device
@@ -35,6 +38,8 @@ def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_
         if with_views:
             updates += part["view_updates_per_s"] * part["seconds"]
             view_ms += part["view_ms"] * part["view_updates_per_s"] * part["seconds"]
+        if progress is not None:
+            progress(i + 1, SLICES * 2)
     alone = totals[False]["steps"] / totals[False]["seconds"]
     watched = totals[True]["steps"] / totals[True]["seconds"]
     alone_cpu = totals[False]["steps"] / max(totals[False]["cpu_seconds"], 1e-9)

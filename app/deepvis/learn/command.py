@@ -8,16 +8,20 @@ DIR/stages.png     the training data at every stage (3-D where 3 wide, PCA where
 DIR/training.mp4   the boundary and the landscapes evolving
 
 `--bench` prints one JSON line instead: steps/s alone and with every view at 30/s.
+Ctrl-C or SIGTERM stops training at the next snapshot: metrics.json (its "stopped" says
+"interrupted") and the pictures are written for that snapshot, no video, and the exit code is
+130 or 143.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 
 from deepvis import DeepvisError
+from deepvis.files import json_text
+from deepvis.interrupt import stop_on_signals
 
 log = logging.getLogger("deepvis.learn")
 
@@ -82,20 +86,22 @@ def run(args, config) -> int:
     from deepvis.learn.trainer import Trainer
     from deepvis.learn.views import ViewComputer
 
-    if not args.bench and not args.out:
-        raise DeepvisError("--out DIR is required (or --bench)")
-    if args.steps < 0 or args.grid < 8 or args.frames < 0:
-        raise DeepvisError("--steps and --frames must not be negative, and --grid must be at least 8")
+    check_args(args)
     data, spec, train = settings_from(args)
     device = pick_device(config.device)
     prepare_thread()
     dataset = make_dataset(data)
     trainer = Trainer(dataset, spec, train, device)
     if args.bench:
-        from deepvis.learn.bench import run_bench
+        from deepvis.learn.bench import SLICES, run_bench
+
+        from tqdm import tqdm
 
         live = LiveTraining(trainer, ViewComputer(dataset, spec, device))
-        print(json.dumps(run_bench(live, args.bench_seconds)))
+        with tqdm(total=2 * SLICES, unit="slice", desc="learn bench", dynamic_ncols=True, leave=False,
+                  delay=1.0) as bar:
+            report = run_bench(live, args.bench_seconds, progress=lambda done, total: bar.update(done - bar.n))
+        print(json_text(report, indent=None), end="")
         return 0
 
     out = Path(args.out)
@@ -103,15 +109,16 @@ def run(args, config) -> int:
     live = LiveTraining(trainer, ViewComputer(dataset, spec, device, grid=args.grid, probe_iterations=40),
                         view_rate=0)
     log.info("training %s on %s (%s) for %d steps", spec.describe(), dataset.name, dataset.sizes, args.steps)
-    start = time.perf_counter()
-    while trainer.step_count < args.steps and not trainer.failure:
-        live.tick(min(train.snapshot_every, args.steps - trainer.step_count), with_views=False)
-    seconds = time.perf_counter() - start
+    with stop_on_signals() as stop:  # only while training: a signal while writing stops at once
+        seconds = train_until(live, args.steps, stop)
     if trainer.failure:
         log.warning(trainer.failure)
     final = live.timeline.latest
     views = live.views(final)
-    write_outputs(out, live, views, args, seconds)
+    write_outputs(out, live, views, args, seconds, "interrupted" if stop else None)
+    if stop:
+        return stop.exit(f"stopped at step {final.step} of {args.steps}; wrote {out}/: metrics.json "
+                         "(stopped: interrupted) boundary.png landscapes.png stages.png, no video")
     s = final
     print(f"step {s.step}: train accuracy {s.train_accuracy:.1%} (loss {s.train_loss:.4f}), "
           f"test accuracy {s.test_accuracy:.1%} (loss {s.test_loss:.4f})")
@@ -121,7 +128,37 @@ def run(args, config) -> int:
     return 0
 
 
-def write_outputs(out: Path, live, views, args, seconds: float) -> None:
+def check_args(args) -> None:
+    """The flags no data set is needed to judge, refused in one line before any work."""
+    if not args.bench and not args.out:
+        raise DeepvisError("--out DIR is required (or --bench)")
+    if args.steps < 0 or args.grid < 8 or args.frames < 0:
+        raise DeepvisError("--steps and --frames must not be negative, and --grid must be at least 8")
+    if args.columns[0] == args.columns[1]:
+        raise DeepvisError(f"--columns needs two different columns, not {args.columns[0]} twice")
+    if not args.bench_seconds > 0:
+        raise DeepvisError(f"--bench-seconds must be above 0, not {args.bench_seconds:g}")
+
+
+def train_until(live, steps: int, stop) -> float:
+    """Train to `steps` (or a failure, or a signal: `stop` is read after every snapshot), with a
+    progress bar on stderr after the first second; returns the seconds it took."""
+    from tqdm import tqdm
+
+    trainer = live.trainer
+    start = time.perf_counter()
+    with tqdm(total=steps, initial=trainer.step_count, unit="step", desc="learn", dynamic_ncols=True,
+              smoothing=0.1, leave=False, delay=1.0) as bar:
+        while trainer.step_count < steps and not trainer.failure and not stop:
+            live.tick(min(trainer.settings.snapshot_every, steps - trainer.step_count), with_views=False)
+            bar.update(trainer.step_count - bar.n)
+    return time.perf_counter() - start
+
+
+def write_outputs(out: Path, live, views, args, seconds: float, stopped: str | None = None) -> None:
+    """metrics.json and the pictures of `views`' snapshot, and the video unless training was
+    `stopped` early (a signal: the user wants the command to end)."""
+    from deepvis.files import write_json_atomic
     from deepvis.learn import export
     from deepvis.learn.views import ViewComputer
 
@@ -135,20 +172,23 @@ def write_outputs(out: Path, live, views, args, seconds: float) -> None:
         "training": {"optimizer": trainer.settings.optimizer, "learning_rate": trainer.settings.learning_rate,
                      "batch_size": trainer.settings.batch_size, "l1": trainer.settings.l1,
                      "l2": trainer.settings.l2, "steps": trainer.step_count, "seconds": round(seconds, 3),
-                     "snapshot_every": trainer.settings.snapshot_every, "stopped": trainer.failure},
+                     "snapshot_every": trainer.settings.snapshot_every, "stopped": stopped or trainer.failure},
         "final": views.snapshot.metrics(),
         "history": live.timeline.history(),
         "stages": [{"name": s.name, "width": s.width, "probe_accuracy": s.probe_accuracy,
                     "shown": "pca" if s.projected else f"{s.dims}d"} for s in views.stages],
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json_atomic(out / "metrics.json", metrics, indent=1)
     export.save_boundary(views, dataset, out / "boundary.png")
     export.save_landscapes(views, out / "landscapes.png")
     export.save_stages(views, out / "stages.png")
-    if args.frames:
+    if args.frames and not stopped:
+        from tqdm import tqdm
+
         snapshots = live.timeline.snapshots()
         count = min(args.frames, len(snapshots))
         picks = sorted({round(i * (len(snapshots) - 1) / max(count - 1, 1)) for i in range(count)})
         video_views = ViewComputer(dataset, trainer.spec, trainer.device, grid=64)
-        frames = (export.training_frame(video_views.compute(snapshots[i], stages=False), dataset) for i in picks)
+        frames = (export.training_frame(video_views.compute(snapshots[i], stages=False), dataset)
+                  for i in tqdm(picks, unit="frame", desc="video", dynamic_ncols=True, leave=False, delay=1.0))
         export.write_video(frames, out / "training.mp4")

@@ -14,6 +14,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from deepvis.files import atomic_files, atomic_path
 from deepvis.learn.data import Dataset
 from deepvis.learn.views import BLUE, ORANGE, LearnViews, StageView, plane_polygon
 
@@ -29,6 +30,15 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt, fig, path: Path) -> None:
+    """The figure to path atomically, then closed (pyplot keeps open figures alive)."""
+    try:
+        with atomic_path(path) as partial:
+            fig.savefig(partial)
+    finally:
+        plt.close(fig)
 
 
 def _caption(views: LearnViews) -> str:
@@ -57,8 +67,7 @@ def save_boundary(views: LearnViews, dataset: Dataset, path: Path) -> Path:
     ax.legend(loc="lower right", fontsize=8, framealpha=0.85, title="white edge: train, dark: test",
               title_fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -85,8 +94,7 @@ def save_landscapes(views: LearnViews, path: Path) -> Path:
     fig.suptitle(f"every neuron's activation over [-1, 1]² (orange: low, blue: high)\n{_caption(views)}",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -141,8 +149,7 @@ def save_stages(views: LearnViews, path: Path) -> Path:
     fig.suptitle(f"the training data at every stage (probe: a linear classifier's accuracy; plane drawn at 100%)"
                  f"\n{_caption(views)}", fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.97, bottom=0.05, top=0.9, wspace=0.3, hspace=0.3)
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, path)
     return path
 
 
@@ -200,19 +207,22 @@ def training_frame(views: LearnViews, dataset: Dataset, boundary_px: int = 400, 
 
 
 def write_video(frames: Iterable[np.ndarray], path: Path, fps: int = VIDEO_FPS) -> int:
-    """RGB frames to an MP4 (OpenCV's mp4v); the number written."""
+    """RGB frames to an MP4 (OpenCV's mp4v), written under a temporary name and renamed when
+    complete; the number written (no frames: no file)."""
     writer = None
     count = 0
-    try:
-        for frame in frames:
-            if writer is None:
-                height, width = frame.shape[:2]
-                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-                if not writer.isOpened():
-                    raise OSError(f"OpenCV cannot write {path}")
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            count += 1
-    finally:
-        if writer is not None:
-            writer.release()
+    with atomic_files() as files:
+        try:
+            for frame in frames:
+                if writer is None:
+                    height, width = frame.shape[:2]
+                    fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+                    writer = cv2.VideoWriter(str(files.path(path)), fourcc, fps, (width, height))
+                    if not writer.isOpened():
+                        raise OSError(f"OpenCV cannot write {path}")
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+                count += 1
+        finally:
+            if writer is not None:
+                writer.release()
     return count

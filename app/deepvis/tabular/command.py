@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -79,6 +78,7 @@ def run_train(args) -> int:
 
 
 def run_explain(args) -> int:
+    from deepvis.files import write_json_atomic
     from deepvis.tabular.explain import explain_layer, open_trained
     from deepvis.tabular.plots import plot_neurons
 
@@ -88,7 +88,7 @@ def run_explain(args) -> int:
     seconds = time.perf_counter() - start
     out = Path(args.out or args.model)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "neurons.json").write_text(json.dumps(report, indent=1))
+    write_json_atomic(out / "neurons.json", report, indent=1)
     plot_neurons(report, out / "neurons.png")
     check = f", completeness error {report['completeness_error']:.2e}" if "completeness_error" in report else ""
     print(f"{report['layer']}: {len(report['neurons'])} neurons x {len(report['variables'])} variables over "

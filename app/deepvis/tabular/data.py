@@ -295,9 +295,17 @@ class Encoding:
         return out
 
     def encode(self, table: Table, rows: np.ndarray | None = None) -> np.ndarray:
-        """float32 matrix (rows x columns)."""
+        """float32 matrix (rows x columns); a column that overflows is refused, not trained on as NaN."""
         rows = np.arange(len(table)) if rows is None else rows
-        return np.concatenate([v.encode(table.values[v.name][rows]) for v in self.variables], axis=1).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = np.concatenate([v.encode(table.values[v.name][rows]) for v in self.variables], axis=1)
+            x = x.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
+        if len(bad):
+            name = next(v.name for v in self.variables if self.columns[bad[0]] in v.columns)
+            raise DeepvisError(f"{table.name}: column {name!r} overflows once standardized (a value far outside "
+                               f"the training rows' spread); rescale it or --drop {name}")
+        return x
 
     def to_json(self) -> list[dict]:
         return [{"name": v.name, "kind": v.kind, "mean": v.mean, "std": v.std, "fill": v.fill,
@@ -307,6 +315,17 @@ class Encoding:
     def from_json(cls, items: list[dict]) -> "Encoding":
         return cls([Variable(d["name"], d["kind"], d["mean"], d["std"], d["fill"], list(d["categories"]))
                     for d in items])
+
+
+def standardization(values: np.ndarray, what: str, remedy: str = "") -> tuple[float, float]:
+    """Mean and standard deviation; refused in one line when they overflow (values near 1e300),
+    which would scale every value to 0 or NaN."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(values.mean()), float(values.std())
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        raise DeepvisError(f"{what} cannot be standardized: its values are too large (up to "
+                           f"{float(np.abs(values).max()):.3g}); rescale it{' or ' + remedy if remedy else ''}")
+    return mean, std
 
 
 def fit_encoding(table: Table, train_rows: np.ndarray) -> Encoding:
@@ -319,8 +338,8 @@ def fit_encoding(table: Table, train_rows: np.ndarray) -> Encoding:
             train = train[~np.isnan(train)]
             fill = float(np.median(train)) if len(train) else float(np.nanmedian(values))
             filled = np.where(np.isnan(values[train_rows]), fill, values[train_rows])
-            std = float(filled.std())
-            variables.append(Variable(name, "numeric", float(filled.mean()), std if std > 1e-12 else 1.0, fill))
+            mean, std = standardization(filled, f"{table.name}: column {name!r}", f"--drop {name}")
+            variables.append(Variable(name, "numeric", mean, std if std > 1e-12 else 1.0, fill))
         else:
             categories = sorted({MISSING_CATEGORY if v is None else str(v) for v in values})
             variables.append(Variable(name, "categorical", categories=categories))

@@ -250,15 +250,27 @@ class TrainedTable:
         return [v.numpy() for v in self.model.all_layers(self.x)]
 
 
+def read_test_rows(folder, meta: dict, rows: int, name: str) -> np.ndarray:
+    """model.json's split.test_rows, each a row of the table: an edited or foreign file is one line,
+    not explanations of the wrong rows (a negative index counts from the end in numpy)."""
+    where = f"{folder}: model.json's split.test_rows"
+    split = meta.get("split")
+    listed = split.get("test_rows") if isinstance(split, dict) else None
+    if not isinstance(listed, list) or not listed:
+        raise DeepvisError(f"{where} is missing or empty")
+    bad = next((r for r in listed if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < rows), None)
+    if bad is not None:
+        raise DeepvisError(f"{where} holds {bad!r}, not a row of {name} (0..{rows - 1}; did the file change?)")
+    return np.array(listed, dtype=np.int64)
+
+
 def open_trained(folder) -> TrainedTable:
     """A model folder written by `deepvis tabular train`, with its table read again."""
     model, meta, encoding = load_model(folder)
     table = reload_table(meta["source"])
     if encoding.columns != meta["columns"] or model.sizes[0] != len(encoding.columns):
         raise DeepvisError(f"{folder}: model.json's columns do not match its network")
-    test = np.array(meta["split"]["test_rows"], dtype=np.int64)
-    if len(test) == 0 or test.max() >= len(table):
-        raise DeepvisError(f"{folder}: its test rows are not rows of {table.name} (did the file change?)")
+    test = read_test_rows(folder, meta, len(table), table.name)
     train = np.setdiff1d(np.arange(len(table)), test)
     encoded = encoding.encode(table)
     if encoded.shape[1] != model.sizes[0]:

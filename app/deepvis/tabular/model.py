@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from deepvis import DeepvisError
+from deepvis.files import atomic_files, json_text
 from deepvis.tabular.data import Encoding
 
 # softplus, a smooth ReLU, is the default: with ReLU's kinks the midpoint rule of integrated
@@ -77,13 +78,16 @@ class TabularMLP(nn.Module):
         return out
 
 
-def save_model(folder: Path, model: TabularMLP, meta: dict) -> None:
-    """model.pth and model.json; meta holds the table's description (see train.model_meta)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), folder / "model.pth")
+def save_model(folder: Path, model: TabularMLP, meta: dict, extra: dict[str, dict] | None = None) -> None:
+    """model.pth and model.json, and `extra` JSON files by name (metrics.json); meta holds the
+    table's description (see train.model_meta). All are renamed into place together once every
+    one is written: a failed write (a full disk) keeps the folder's old model whole."""
     info = {"format": FORMAT, "sizes": model.sizes, "activation": model.activation_name,
             "layers": model.layer_names, **meta}
-    (folder / "model.json").write_text(json.dumps(info, indent=1))
+    with atomic_files() as files:
+        torch.save(model.state_dict(), files.path(folder / "model.pth"))
+        for name, value in {"model.json": info, **(extra or {})}.items():
+            files.path(folder / name).write_text(json_text(value, indent=1))
 
 
 def load_model(folder: str | Path) -> tuple[TabularMLP, dict, Encoding]:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepvis.files import atomic_path
+
 POSITIVE = "#2f6db5"
 NEGATIVE = "#c8372d"
 
@@ -52,6 +54,9 @@ def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
                  "blue raises the neuron, red lowers it", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as partial:
+            fig.savefig(partial, dpi=110)
+    finally:
+        plt.close(fig)
     return path

@@ -3,7 +3,6 @@ stops when asked, and stops by itself when the loss turns NaN, keeping the last 
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from dataclasses import asdict, dataclass
@@ -16,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from deepvis import DeepvisError
-from deepvis.tabular.data import Table, fit_encoding, split_rows
+from deepvis.tabular.data import Table, fit_encoding, split_rows, standardization
 from deepvis.tabular.model import TabularMLP, save_model
 
 
@@ -86,9 +85,15 @@ class Trainer:
         self.x = torch.from_numpy(self.encoding.encode(table))
         self.regression = table.task == "regression"
         if self.regression:
-            train_y = table.y[self.train_rows]
-            self.y_mean, self.y_std = float(train_y.mean()), float(train_y.std()) or 1.0
-            self.y = torch.from_numpy(((table.y - self.y_mean) / self.y_std).astype(np.float32))[:, None]
+            self.y_mean, self.y_std = standardization(table.y[self.train_rows], f"{table.name}: the target "
+                                                      f"{table.target!r}")
+            self.y_std = self.y_std or 1.0
+            with np.errstate(over="ignore"):
+                y = ((table.y - self.y_mean) / self.y_std).astype(np.float32)
+            if not np.isfinite(y).all():
+                raise DeepvisError(f"{table.name}: the target {table.target!r} overflows once standardized "
+                                   "(a value far outside the training rows' spread); rescale it")
+            self.y = torch.from_numpy(y)[:, None]
         else:
             self.y_mean, self.y_std = 0.0, 1.0
             self.y = torch.from_numpy(table.y)
@@ -208,9 +213,7 @@ class Trainer:
 
     def save(self, folder: str | Path) -> None:
         """model.pth, model.json and metrics.json."""
-        folder = Path(folder)
-        save_model(folder, self.model, self.model_meta())
-        (folder / "metrics.json").write_text(json.dumps(self.metrics(), indent=1))
+        save_model(Path(folder), self.model, self.model_meta(), {"metrics.json": self.metrics()})
 
 
 def layer_weights(model: nn.Module) -> list[np.ndarray]:

@@ -7,11 +7,12 @@ across the processes.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from deepvis import DeepvisError
+from deepvis.files import json_text
+from deepvis.interrupt import Interrupted, Stop, stop_on_signals
 
 log = logging.getLogger("deepvis.precompute")
 
@@ -80,6 +81,8 @@ def parse_units(specs: list[str] | None) -> list[int] | None:
 def run(args, config) -> int:
     from deepvis.unitvis import distributed
 
+    if args.precompute == "topk":
+        check_topk_args(args)
     config = config.replace(device=distributed.local_device(config.device))
     import torch
 
@@ -94,14 +97,37 @@ def run(args, config) -> int:
     distributed.setup(loaded.device)
     try:
         if args.precompute == "topk":
-            report = run_topk(args, config, loaded)
+            with stop_on_signals() as stop:
+                report = run_topk(args, config, loaded, stop)
         else:
             report = run_optimize(args, config, loaded)
         if distributed.rank_world()[0] == 0:
-            print(json.dumps(report))
+            print(json_text(report, indent=None), end="")
         return 0
+    except Interrupted as stopped:
+        return stopped.exit()
     finally:
         distributed.teardown()
+
+
+def check_topk_args(args) -> None:
+    """The numbers that need no model, refused in one line before anything is loaded."""
+    if args.k < 1 or args.batch_size < 1 or args.workers < 0:
+        raise DeepvisError("--k and --batch-size must be at least 1, --workers at least 0")
+    if args.max_images is not None and args.max_images < 1:
+        raise DeepvisError(f"--max-images must be at least 1, not {args.max_images}")
+    parse_units(args.units)
+
+
+def check_units(loaded, layers, units: list[int] | None) -> None:
+    """Every asked unit exists in every layer: one line now, not after a scan of every image."""
+    from deepvis.unitvis.topk import unit_counts
+
+    if not units:
+        return
+    for name, count in unit_counts(loaded, layers).items():
+        if units[-1] >= count:
+            raise DeepvisError(f"--units {units[-1]} is out of range: layer {name} has units 0..{count - 1}")
 
 
 def _store(args, config, loaded):
@@ -113,24 +139,25 @@ def _store(args, config, loaded):
     return store
 
 
-def run_topk(args, config, loaded) -> dict:
+def run_topk(args, config, loaded, stop: Stop | None = None) -> dict:
+    """The scan and the patches; on a signal (`stop`), Interrupted once the scan is checkpointed."""
     from deepvis.unitvis import distributed
     from deepvis.unitvis.sites import unit_layers
     from deepvis.unitvis.topk import list_image_files, scan, write_topk
 
-    if args.k < 1 or args.batch_size < 1 or args.workers < 0:
-        raise DeepvisError("--k and --batch-size must be at least 1, --workers at least 0")
-    store = _store(args, config, loaded)
+    check_topk_args(args)
     layers = unit_layers(loaded, args.layers)
+    units = parse_units(args.units)
+    check_units(loaded, layers, units)
     files = list_image_files(args.images)
     if args.max_images:
         files = files[: args.max_images]
-    units = parse_units(args.units)
+    store = _store(args, config, loaded)
     scanner, report = scan(loaded, layers, files, args.k, store, args.batch_size, args.workers,
-                           progress=not args.quiet)
+                           progress=not args.quiet, stop=stop)
     image_root = Path(args.images).resolve()
     write_topk(loaded, scanner, files, store, image_root, deconv=not args.no_deconv,
-               progress=not args.quiet, units={l.name: units for l in layers} if units else None)
+               progress=not args.quiet, units={l.name: units for l in layers} if units else None, stop=stop)
     distributed.barrier()
     Path(report.pop("checkpoint")).unlink(missing_ok=True)  # the store now holds everything
     if distributed.rank_world()[0] == 0:

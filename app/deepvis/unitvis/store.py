@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from deepvis import DeepvisError
+from deepvis.files import json_text, write_png_atomic, write_text_atomic
+from deepvis.files import write_bytes_atomic  # noqa: F401  (imported from here by topk)
 
 STORE_FILE = "store.json"
 INDEX_FILE = "index.json"
@@ -58,41 +59,10 @@ def unit_folder_name(unit: int) -> str:
 
 # --------------------------------------------------------------------------- atomic writes
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; a store is shared like any file
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    write_bytes_atomic(path, (json.dumps(value, indent=1, sort_keys=True) + "\n").encode())
-
-
-def write_png_atomic(path: Path, rgb: np.ndarray) -> None:
-    """HxWx3 uint8 RGB (or HxW) to a PNG, atomically."""
-    import cv2
-
-    image = np.ascontiguousarray(rgb)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise DeepvisError(f"cannot encode {path.name} as PNG")
-    write_bytes_atomic(path, encoded.tobytes())
+    """The store's JSON: compact and sorted, so a file changes only where its content does."""
+    write_text_atomic(path, json_text(value, indent=1, sort_keys=True, note=False))
 
 
 def read_json(path: Path) -> Any:

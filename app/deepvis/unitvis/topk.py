@@ -30,6 +30,7 @@ from deepvis.probe import denormalize, preprocess
 from deepvis.sources import IMAGE_EXTENSIONS, SourceError, read_image
 from deepvis.unitvis import distributed
 from deepvis.hooks import run_stoppable
+from deepvis.interrupt import Stop, ignore_interrupts
 from deepvis.unitvis.sites import ReceptiveField, Site, has_pre, read_sites, receptive_field
 from deepvis.unitvis.store import UnitStore, relative_paths, write_bytes_atomic
 from deepvis.zoo import OUTPUT, Layer, LoadedModel
@@ -74,6 +75,7 @@ class ImageFiles(torch.utils.data.Dataset):
 
 def _worker_init(_worker_id: int) -> None:
     torch.set_num_threads(1)  # the workers decode; the main process's threads run the model
+    ignore_interrupts()  # Ctrl-C reaches them too: the main process checkpoints, then stops them
 
 
 # --------------------------------------------------------------------------- ranking
@@ -129,6 +131,21 @@ def reduce_units(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
         return values, positions, out.shape[-1]
     out = out.flatten(1)
     return out, torch.zeros_like(out, dtype=torch.long), 1
+
+
+@torch.inference_mode()
+def unit_counts(loaded: LoadedModel, layers: Sequence[Layer]) -> dict[str, int]:
+    """Each layer's number of units, from one forward pass of a blank image (before a long scan)."""
+    counts: dict[str, int] = {}
+
+    def take(site: Site, out: torch.Tensor) -> None:
+        counts[site.layer.name] = reduce_units(out[:1])[0].shape[1]
+
+    size = loaded.card.input_size
+    with read_sites(loaded, [Site(layer, "shown") for layer in layers], take,
+                    stop=all(layer.path != OUTPUT for layer in layers)):
+        run_stoppable(loaded.model, torch.zeros(1, 3, size, size, device=loaded.device))
+    return counts
 
 
 # --------------------------------------------------------------------------- the scan
@@ -201,11 +218,13 @@ class Scanner:
 
 
 def scan(loaded: LoadedModel, layers: Sequence[Layer], files: Sequence[Path], k: int, store: UnitStore,
-         batch_size: int = 32, workers: int = 2, progress: bool = True) -> tuple[Scanner, dict]:
+         batch_size: int = 32, workers: int = 2, progress: bool = True,
+         stop: Stop | None = None) -> tuple[Scanner, dict]:
     """The top-k lists of every unit over the files, resumed from a checkpoint when one fits.
 
     Each process takes every world-th image; the lists are gathered at the end.
     Returns the scanner and a report (images, seconds, images/s, skipped files).
+    Once `stop` is set (a signal), the scan checkpoints after its batch and raises Interrupted.
     """
     rank, world = distributed.rank_world()
     scanner = Scanner(loaded, layers, k)
@@ -239,9 +258,12 @@ def scan(loaded: LoadedModel, layers: Sequence[Layer], files: Sequence[Path], k:
             scanner.feed(x, images, valid)
             done += len(images)
             bar.update(len(images) * world)
-            if time.perf_counter() - last_save > CHECKPOINT_SECONDS:
+            if time.perf_counter() - last_save > CHECKPOINT_SECONDS or stop:
                 _save_checkpoint(checkpoint, scanner, done)
                 last_save = time.perf_counter()
+            if stop:
+                stop.check(f"the top-k scan stopped after {done} of {len(mine)} images and saved them in "
+                           f"{checkpoint}; run the same command again to resume from there")
         sync_device(loaded.device)
         seconds = time.perf_counter() - start
         scanned = len(dataset)
@@ -296,11 +318,13 @@ class _InputCache:
 
 def write_topk(loaded: LoadedModel, scanner: Scanner, files: Sequence[Path], store: UnitStore,
                image_root: Path, deconv: bool = True, batch_size: int = 16, progress: bool = True,
-               units: dict[str, Sequence[int]] | None = None, seed_info: dict | None = None) -> int:
+               units: dict[str, Sequence[int]] | None = None, seed_info: dict | None = None,
+               stop: Stop | None = None) -> int:
     """Crops and deconvs of every unit's top images into the store; units already written are skipped.
 
     The units of each layer are shared out among the processes. Returns the
-    number of units written here.
+    number of units written here. Once `stop` is set, raises Interrupted before the next batch
+    of crops (a re-run skips the units recorded).
     """
     from deepvis.backprop import display_filter, run_backprop
 
@@ -317,7 +341,8 @@ def write_topk(loaded: LoadedModel, scanner: Scanner, files: Sequence[Path], sto
         done = store.done_units(layer.name, "topk")
         todo = [u for u in wanted[rank::world] if done.get(u, {}).get("scan") != sid]
         plan.append((layer, lists, todo))
-    bar = _progress(sum(len(t) for _, _, t in plan), 0, progress and rank == 0, "top-k patches")
+    total = sum(len(t) for _, _, t in plan)
+    bar = _progress(total, 0, progress and rank == 0, "top-k patches")
     bar.unit = "unit"
     try:
         for layer, lists, todo in plan:
@@ -331,6 +356,9 @@ def write_topk(loaded: LoadedModel, scanner: Scanner, files: Sequence[Path], sto
             for u in todo:
                 store.clear_topk(layer.name, u)  # a former scan's extra patches
             for start in range(0, len(pairs), batch_size):
+                if stop:
+                    stop.check(f"stopped after writing the patches of {written} of {total} units (the scan is "
+                               "saved); run the same command again to write the rest")
                 chunk = pairs[start:start + batch_size]
                 x = torch.stack([inputs.get(int(images[j, u])) for u, j in chunk])
                 yx = torch.tensor([[int(positions[j, u]) // lists.width, int(positions[j, u]) % lists.width]

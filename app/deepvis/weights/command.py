@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from deepvis.weights.figures import save_figure, save_rgb
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

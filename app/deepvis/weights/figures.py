@@ -3,7 +3,6 @@ and the blue/white/red colormap of weights."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from deepvis.files import atomic_path, write_png_atomic
 from deepvis.weights.colors import BLUE, RED, WHITE
 
 WEIGHT_CMAP = LinearSegmentedColormap.from_list("weights", [RED / 255, WHITE / 255, BLUE / 255])
@@ -31,20 +31,11 @@ def figure_rgb(figure: Figure) -> np.ndarray:
 
 def save_figure(figure: Figure, path: str | Path) -> Path:
     """Write a PNG atomically (a reader never sees half a file)."""
-    path = Path(path)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
-    figure.savefig(partial, format="png")
-    os.replace(partial, path)
-    return path
+    with atomic_path(path) as partial:
+        figure.savefig(partial, format="png")
+    return Path(path)
 
 
 def save_rgb(rgb: np.ndarray, path: str | Path) -> Path:
     """An RGB uint8 array as PNG, atomically."""
-    import cv2
-
-    path = Path(path)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
-    if not cv2.imwrite(str(partial), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"cannot write {path}")
-    os.replace(partial, path)
-    return path
+    return write_png_atomic(path, rgb)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 
 from deepvis import DeepvisError
+from deepvis.files import write_json_atomic
 from deepvis.weights.colors import tile, upscale
 from deepvis.weights.figures import save_figure, save_rgb
 from deepvis.weights.histograms import histogram_figure
@@ -62,5 +62,5 @@ def write_report(model: nn.Module, out: Path, only: list[str] | None = None, noi
     save_figure(histogram_figure([(l, weights[l.path]) for l in chosen[:MAX_HISTOGRAMS]]), out / "histograms.png")
     files.append("histograms.png")
     summary = {"model": title, "layers": described, "files": files + ["weights.json"]}
-    (out / "weights.json").write_text(json.dumps(summary, indent=2))
+    write_json_atomic(out / "weights.json", summary)
     return summary
