@@ -17,7 +17,7 @@ load falls on all alike; the embedded default runs on the bench's layer.
 As in `deepvis` itself, the GUI thread runs torch on one thread and the model runs
 on a thread of its own: the window's worker, and here the bench's thread. Each
 slice's window is closed before its bench runs, so that no two threads hold
-OpenMP teams at once (see gui.worker.keep_gui_thread_single_threaded).
+OpenMP teams at once (see gui.jobs.keep_gui_thread_single_threaded).
 
     QT_QPA_PLATFORM=offscreen python scripts/window_fps.py [--slices 8] [--seconds 5]
     QT_QPA_PLATFORM=offscreen python scripts/window_fps.py --unit-job --layer block4 --unit 64
@@ -63,7 +63,7 @@ def main() -> None:
     from deepvis.config import load_config
     from deepvis.gui.app import make_application
     from deepvis.gui.main_window import MainWindow
-    from deepvis.gui.worker import WORKER_THREADS, keep_gui_thread_single_threaded
+    from deepvis.gui.jobs import keep_gui_thread_single_threaded, worker_threads
     from deepvis.paths import SAMPLE_VIDEO
     from deepvis.sources import VideoSource
     from deepvis.zoo import load_model
@@ -88,7 +88,7 @@ def main() -> None:
         report = {}
 
         def run() -> None:
-            torch.set_num_threads(WORKER_THREADS)
+            torch.set_num_threads(worker_threads())
             report.update(run_bench(loaded, layer, frames=args.frames))
 
         thread = threading.Thread(target=run)

@@ -338,7 +338,7 @@ def test_probe_writes_the_backprop_files(tmp_path):
 
 def test_pipeline_fills_the_backprop_pane(embedded):
     from deepvis.paths import SAMPLE_IMAGES
-    from deepvis.pipeline import Pipeline, ViewState
+    from deepvis.live.pipeline import Pipeline, ViewState
     from deepvis.sources import read_image
 
     rgb = read_image(SAMPLE_IMAGES / "chelsea.png")
@@ -368,7 +368,7 @@ def test_pipeline_fills_the_backprop_pane(embedded):
 
 
 def test_pipeline_names_an_unsupported_activation_once():
-    from deepvis.pipeline import Pipeline, ViewState
+    from deepvis.live.pipeline import Pipeline, ViewState
     from deepvis.zoo import Layer, LoadedModel, ModelCard
 
     torch.manual_seed(0)
@@ -396,3 +396,12 @@ def test_bench_reports_the_backprop_ratio(capsys):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["backprop"] == "deconv" and report["backprop_ratio"] > 0
     assert report["backprop_pipeline_fps"] > 0 and report["pipeline_fps"] > 0
+
+
+def test_every_method_is_one_class_and_the_config_and_keys_follow_them():
+    from deepvis.backprop import BACKPROP_CYCLE, METHODS, BackpropMethod
+    from deepvis.config import BACKPROP_MODES
+
+    assert all(isinstance(method, BackpropMethod) and method.name == name for name, method in METHODS.items())
+    assert BACKPROP_MODES == ("off", *MODES)  # config.yaml is checked against the same names
+    assert {mode for mode, _ in BACKPROP_CYCLE} == {"off", *MODES}  # `b` reaches every method

@@ -8,8 +8,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import json
-import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -232,7 +230,7 @@ def test_corrupt_image_and_unknown_class_are_one_line(tmp_path, same_model, caps
 def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_path):
     from deepvis.gui.main_window import MainWindow
     from deepvis.sources import VideoSource
-    from test_gui import TIMEOUT, tiny_model, write_video
+    from support.windows import TIMEOUT, tiny_model, write_video
 
     config = Config().replace(store=str(tmp_path / "units"), device="cpu", auto_unit_images=False)
     window = MainWindow(config, tiny_model(), VideoSource(write_video(tmp_path / "v.mp4"), fps=0).start())
@@ -243,14 +241,12 @@ def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_pat
         live = window.live
         qtbot.waitUntil(lambda: live.last_delivery is not None, timeout=TIMEOUT)
         mode = window.context.show_mode("dream")
-        octaves = []
-        mode.worker.reported.connect(lambda item: octaves.append(item[1]) if item[0] == "octave" else None)
         assert mode.dream_from_live()
         assert not live.active and mode.active  # Live waits while Dream is shown
-        qtbot.waitUntil(lambda: mode.result is not None, timeout=TIMEOUT)
-        assert octaves == list(range(4))
+        qtbot.waitUntil(lambda: mode.shown_dream is not None, timeout=TIMEOUT)
+        assert [line.split(":")[0] for line in mode.octave_lines] == [f"octave {i}" for i in range(1, 5)]
         assert mode.original_pane.has_image() and mode.dream_pane.has_image()
-        assert mode.result.image.shape == mode.original.shape
+        assert mode.shown_dream.result.image.shape == mode.original.shape
         assert "objective" in mode.status_text() and mode.ready()
 
         saved = mode.save_result(tmp_path / "saved.png")
@@ -262,11 +258,22 @@ def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_pat
         mode.octaves.setValue(10)
         assert mode.dream_from_live(use_unit=True)
         assert mode.layer.currentText() == live.view.layer and mode.unit.value() == live.view.unit
-        qtbot.waitUntil(lambda: mode.worker.busy, timeout=TIMEOUT)
+        assert mode.worker.busy and "dreaming" in mode.status_text()
         mode.handle_key("x")
-        # Said once the job returned; busy turns False on the worker thread just after it sends that.
-        qtbot.waitUntil(lambda: "stopped" in window.message and not mode.worker.busy, timeout=TIMEOUT)
-        assert mode.result.unit is None  # the stopped dream replaced nothing
+        # Stop is said at once, and nothing of the stopped job reaches the panes afterwards.
+        assert "stopped" in window.message and not mode.worker.busy
+        assert "stopped" in mode.status_text() and "stopped" in mode.dream_pane.placeholder
+        qtbot.wait(300)
+        assert mode.shown_dream.result.unit is None  # the stopped dream replaced nothing
+
+        # Another image opened, its dream stopped: Save writes the shown dream under its own input.
+        other = tmp_path / "other.png"
+        cv2.imwrite(str(other), np.full((40, 48, 3), 90, np.uint8))
+        assert mode.open_image(str(other))
+        mode.stop()
+        again = mode.save_result(tmp_path / "again.png")
+        assert json.loads(again.with_suffix(".json").read_text())["image"] == mode.shown_dream.input_name
+        assert mode.shown_dream.input_name.startswith("Live frame") and mode.original_name == "other.png"
 
         window.show_mode("live")  # Live resumes
         assert live.active and not mode.active
@@ -277,7 +284,7 @@ def test_dream_mode_dreams_lives_frame_octave_by_octave_and_saves(qtbot, tmp_pat
 def test_dream_mode_class_gallery_shows_probabilities(qtbot, tmp_path):
     from deepvis.gui.main_window import MainWindow
     from deepvis.sources import VideoSource
-    from test_gui import TIMEOUT, tiny_model, write_video
+    from support.windows import TIMEOUT, tiny_model, write_video
 
     config = Config().replace(store=str(tmp_path / "units"), device="cpu", auto_unit_images=False)
     window = MainWindow(config, tiny_model(), VideoSource(write_video(tmp_path / "v.mp4"), fps=0).start())
@@ -298,5 +305,6 @@ def test_dream_mode_class_gallery_shows_probabilities(qtbot, tmp_path):
         mode.class_name.setText("nosuch")
         mode.start_classes()
         qtbot.waitUntil(lambda: "closest" in window.message, timeout=TIMEOUT)
+        assert "closest" in mode.sheet_pane.placeholder  # not "optimizing 'nosuch'…" forever
     finally:
         window.shutdown()

@@ -43,9 +43,9 @@ def test_keys_do_what_they_say(make_window, qtbot, tmp_path):
     for i in range(3):
         write_png(folder / f"img{i}.png", i)
     window = make_window(FolderSource(folder))
-    qtbot.waitUntil(lambda: bool(window.live.units), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: bool(window.live.model.unit_counts), timeout=TIMEOUT)
     cols = window.live.last_delivery.result.layout.cols
-    assert window.live.units == {"conv1": 8, "conv2": 12, "fc": 10, "prob": 10}
+    assert window.live.model.unit_counts == {"conv1": 8, "conv2": 12, "fc": 10, "prob": 10}
 
     def key(k):
         qtbot.keyClick(window, k) if isinstance(k, str) else qtbot.keyClick(window, k)
@@ -71,12 +71,12 @@ def test_keys_do_what_they_say(make_window, qtbot, tmp_path):
     key("t"); assert window.live.view.gamma == 0.7
     key("T"); assert window.live.view.boost == 0.3
     assert "boost 0.3/0.7" in window.status_text()
-    key("z"); assert window.live.zoom == "unit" and window.live.grid_pane.selected is None
-    key("z"); key("z"); assert window.live.zoom == "off"
+    key("z"); assert window.live.model.display.zoom == "unit" and window.live.grid_pane.selected is None
+    key("z"); key("z"); assert window.live.model.display.zoom == "off"
     key("8"); assert not window.live.predictions.isVisible()
     key("9"); assert not window.live.right.isVisible()
-    key("f"); assert window.live.frozen and "frozen" in window.status_text()
-    key("f"); assert not window.live.frozen
+    key("f"); assert window.live.model.display.frozen and "frozen" in window.status_text()
+    key("f"); assert not window.live.model.display.frozen
     key(" "); assert window.live.source.paused
     key(" "); assert not window.live.source.paused
     key("h"); assert window.help_overlay.isVisible()
@@ -108,24 +108,24 @@ def test_switching_model_keeps_the_old_one_running_until_ready(make_window, qtbo
         assert release.wait(10)
         return other
 
-    window.live.model_loader = loader
-    window.live.model_actions["squeezenet1_1"].trigger()
+    window.live.models.loader = loader
+    window.live.models.actions["squeezenet1_1"].trigger()
     assert window.progress.isVisible()
     seen = window.live.frames_displayed
     qtbot.waitUntil(lambda: window.live.frames_displayed > seen + 2, timeout=TIMEOUT)  # the old model runs on
     assert window.live.last_delivery.model_name == "tiny"
     release.set()
     qtbot.waitUntil(lambda: window.live.last_delivery.model_name == "other" and shown(window), timeout=TIMEOUT)
-    assert window.live.units["conv2"] == 20
+    assert window.live.model.unit_counts["conv2"] == 20
     assert "cannot download" in window.message_label.text()
     assert not window.progress.isVisible()
 
 
 def test_switching_source_and_camera_fallback(make_window, qtbot, video, tmp_path):
     window = make_window(VideoSource(video))
-    window.live.open_path(str(SAMPLE_IMAGES / "chelsea.png"))
+    window.live.sources.open_path(str(SAMPLE_IMAGES / "chelsea.png"))
     qtbot.waitUntil(lambda: window.live.last_delivery.frame_label == "chelsea.png", timeout=TIMEOUT)
-    window.live.open_camera(63)  # no camera answers there
+    window.live.sources.open_camera(63)  # no camera answers there
     qtbot.waitUntil(lambda: "sample" in window.live.last_delivery.frame_label, timeout=TIMEOUT)
     assert "no camera at index 63: playing the sample video" in window.message_label.text()
     # c goes back to the files last opened

@@ -37,12 +37,12 @@ def test_a_switch_that_cannot_load_keeps_the_running_model(make_window, qtbot, v
     def loader(name):
         raise DeepvisError(f"cannot download the weights of {name} (no network)")
 
-    live.model_loader = loader
-    live.model_actions["alexnet"].trigger()
+    live.models.loader = loader
+    live.models.actions["alexnet"].trigger()
     qtbot.waitUntil(lambda: "cannot download the weights of alexnet" in window.message_label.text(),
                     timeout=TIMEOUT)
     assert live.loaded.name == "tiny" and (live.view.layer, live.view.unit) == ("conv1", 3)
-    assert live.model_actions["alexnet"].isChecked() is False and not window.progress.isVisible()
+    assert live.models.actions["alexnet"].isChecked() is False and not window.progress.isVisible()
     seen = live.frames_displayed
     qtbot.waitUntil(lambda: live.frames_displayed > seen + 2, timeout=TIMEOUT)  # still running
     assert live.last_delivery.model_name == "tiny"
@@ -59,10 +59,10 @@ def test_the_menu_loads_without_falling_back_and_keeps_the_start_weights(make_wi
     monkeypatch.setattr("deepvis.zoo.load_model", fake_load)
     window = make_window(VideoSource(video, fps=0))
     live = window.live
-    live.config = live.config.replace(model="squeezenet1_1", weights=str(tmp_path / "w.pth"))
-    live.switch_model("alexnet")
+    live.models.config = live.config.replace(model="squeezenet1_1", weights=str(tmp_path / "w.pth"))
+    live.models.switch("alexnet")
     qtbot.waitUntil(lambda: live.loaded.name == "alexnet", timeout=TIMEOUT)
-    live.switch_model("squeezenet1_1")
+    live.models.switch("squeezenet1_1")
     qtbot.waitUntil(lambda: live.loaded.name == "squeezenet1_1", timeout=TIMEOUT)
     assert calls == [("alexnet", None, False), ("squeezenet1_1", str(tmp_path / "w.pth"), False)]
     assert "Load weights…" in [a.text() for a in live.model_menu.actions()]
@@ -196,7 +196,7 @@ def test_the_second_z_with_backprop_off_says_so(make_window, qtbot, video):
     window = make_window(VideoSource(video, fps=0))
     qtbot.keyClick(window, "z")
     qtbot.keyClick(window, "z")
-    assert window.live.zoom == "backprop"
+    assert window.live.model.display.zoom == "backprop"
     qtbot.waitUntil(lambda: "backprop is off" in window.live.grid_pane.title, timeout=TIMEOUT)
 
 
@@ -212,7 +212,7 @@ def test_hover_read_out_follows_the_frames(make_window, qtbot, video):
 def test_top_k_of_fewer_than_nine_draws_only_what_there_is(qtbot):
     from PyQt6.QtGui import QImage
 
-    from deepvis.gui.unit_panel import ThumbGrid
+    from deepvis.gui.live.unit_panel import ThumbGrid
 
     grid = ThumbGrid(3, 3)
     grid.resize(300, 300)
@@ -230,7 +230,7 @@ def test_a_thumbnail_says_where_it_came_from_on_hover(qtbot):
     from PyQt6.QtCore import QPointF
     from PyQt6.QtGui import QImage
 
-    from deepvis.gui.unit_panel import ThumbGrid, _patch_captions
+    from deepvis.gui.live.unit_panel import ThumbGrid, _patch_captions
 
     grid = ThumbGrid(3, 3)
     grid.resize(300, 300)

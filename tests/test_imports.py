@@ -18,16 +18,21 @@ PACKAGE_DIR = Path(deepvis.__file__).resolve().parent
 QT_PACKAGES = {"PyQt6", "PyQt5", "PySide6", "PySide2", "PySide", "pyqtgraph"}
 
 # The shared floor, and what each of its modules may reach, directly or through others.
-# `deepvis` itself holds DeepvisError and the version. session opens a model (zoo) and
-# reads a first frame (sources): those two are the only modules above the floor it may use.
+# `deepvis` itself holds DeepvisError and the version. session opens a model (zoo, which reads
+# its cards) and reads a first frame (sources): the only modules above the floor it may use.
 FLOOR_ALLOWED: dict[str, set[str]] = {
     "deepvis": set(),
     "deepvis.paths": {"deepvis"},
     "deepvis.config": {"deepvis", "deepvis.paths"},
     "deepvis.device": {"deepvis"},
     "deepvis.hooks": {"deepvis"},
+    "deepvis.files": {"deepvis"},
+    "deepvis.events": set(),
+    "deepvis.keytable": set(),
+    "deepvis.jobstate": {"deepvis.events"},
+    "deepvis.jobs": {"deepvis"},
     "deepvis.session": {"deepvis", "deepvis.paths", "deepvis.config", "deepvis.device", "deepvis.hooks",
-                        "deepvis.zoo", "deepvis.sources"},
+                        "deepvis.zoo", "deepvis.cards", "deepvis.sources", "deepvis.decode"},
 }
 
 

@@ -10,7 +10,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ from deepvis.learn.probe import fit_probes
 from deepvis.learn.timeline import Timeline
 from deepvis.learn.trainer import Trainer, TrainSettings
 from deepvis.learn.views import ViewComputer, plane_polygon
+from support.xvfb import xvfb_environment
 from deepvis.device import one_cpu_thread
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -318,7 +318,7 @@ def test_deepvis_learn_bench_prints_one_json_line(capsys):
 @pytest.fixture
 def learn_window(qtbot):
     from deepvis.config import Config
-    from deepvis.gui.learn_worker import LearnSetup
+    from deepvis.gui.learn.worker import LearnSetup
     from deepvis.gui.main_window import MainWindow
 
     setup = LearnSetup(DataSettings(points=120), NetworkSpec(), TrainSettings())
@@ -429,36 +429,11 @@ def test_snapshot_of_the_learn_mode(tmp_path, capsys):
 # --------------------------------------------------------------------------- OpenGL under Xvfb
 
 
-def start_xvfb() -> tuple[subprocess.Popen, str]:
-    """An Xvfb on a free display number (it writes the number it took to a pipe)."""
-    read, write_end = os.pipe()
-    process = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x1024x24",
-                                "-nolisten", "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    with os.fdopen(read) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        process.kill()
-        raise RuntimeError("Xvfb did not start")
-    return process, f":{number}"
-
-
 def test_the_opengl_views_render_under_xvfb(tmp_path):
-    if shutil.which("Xvfb") is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Xvfb is missing; .ci/run installs it (apt-get install xvfb)")
-        pytest.skip("Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri)")
-    process, display = start_xvfb()
-    try:
-        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-        env.pop("DEEPVIS_NO_OPENGL", None)
+    with xvfb_environment() as env:
         script = Path(__file__).parent / "support" / "learn_gl_check.py"
         result = subprocess.run([sys.executable, str(script), str(tmp_path)],
                                 env=env, capture_output=True, text=True, timeout=180)
-    finally:
-        process.terminate()
-        process.wait(10)
     report = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, f"{report}\n{result.stderr[-3000:]}"
     details = json.loads(report)
@@ -476,8 +451,9 @@ def test_play_after_a_nan_says_what_to_do(learn_window, qtbot):
     mode.controls.learning_rate.setValue(100.0)
     mode.controls.batch.setValue(10)  # minibatches: full-batch steps are guarded and never diverge
     mode.reset()  # a linear network at SGD 100: the loss overflows within a few hundred steps
-    qtbot.waitUntil(lambda: mode.frame.run == mode.worker.run_id and mode.frame.failure is not None,
-                    timeout=TIMEOUT)
+    # The frame that carries the failure can be drawn just before the stop's message arrives.
+    qtbot.waitUntil(lambda: mode.frame.run == mode.worker.run_id and mode.frame.failure is not None
+                    and "became" in window.message, timeout=TIMEOUT)
     assert not mode.playing and "became" in window.message
     mode.set_playing(True)
     assert not mode.playing and "change the learning rate" in window.message

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import QLabel, QVBoxLayout
 
 from deepvis.config import Config
 from deepvis.gui import modes
-from deepvis.gui.modes.base import Mode
+from deepvis.gui.mode import Mode
 from deepvis.sources import VideoSource
 from support.windows import TIMEOUT, tiny_model, write_video
 
@@ -196,7 +196,7 @@ def test_panes_hold_still(shell, qtbot, tmp_path):
 
 
 def test_g_sends_lives_frame_to_dream(shell, qtbot, monkeypatch):
-    from deepvis.gui.modes.dream import DreamMode
+    from deepvis.gui.dream.mode import DreamMode
 
     calls = []
     monkeypatch.setattr(DreamMode, "dream_from_live", lambda self, use_unit=False: calls.append(use_unit) or True)

@@ -78,7 +78,7 @@ def test_crops_are_the_receptive_field_around_the_maximum():
 
 
 def test_the_pipeline_returns_the_selected_units_live_top():
-    from deepvis.pipeline import Pipeline, ViewState
+    from deepvis.live.pipeline import Pipeline, ViewState
 
     pipeline = Pipeline(tiny_model(), track_top_frames=True)
     rng = np.random.default_rng(0)
@@ -98,14 +98,14 @@ def test_the_window_shows_resets_and_saves_the_top_seen_live(make_window, qtbot,
     assert "SEEN LIVE · MAX" in panel.live_title.text()
     assert len(panel.live_grid.captions) == len(panel.live_grid.images)
     assert panel.live_grid.captions[0].startswith("seen live: max ")
-    live.save_top_frames()
+    live.unit_jobs.save_top_frames(live.view.layer)
     store = panel.store
     qtbot.waitUntil(lambda: "saved the top-9 seen live of 12 units of conv2" in window.message_label.text(),
                     timeout=TIMEOUT)
     info = store.unit_info("conv2", 0)["topk_live"]
     assert len(store.unit_images("conv2", 0).live) == len(info["values"]) and info["frames_seen"] > 0
     assert not list(store.folder.rglob("*.tmp"))
-    live.reset_top_frames()
+    live.unit_jobs.reset_top_frames()
     assert panel.live_grid.images == []
 
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from deepvis import DeepvisError
 from deepvis.cli import main
 from deepvis.weights.layers import image_shape, weight_layers, weights_of
 from deepvis.weights.noise import filters_on_noise
@@ -108,8 +109,8 @@ def test_bad_input_is_one_line(tmp_path, capsys):
 @needs_weights
 def test_weights_mode_hover_and_jump_to_live(qtbot):
     from deepvis.config import Config
-    from deepvis.gui.modes.base import ModeContext
-    from deepvis.gui.modes.weights import WeightsMode
+    from deepvis.gui.mode import ModeContext
+    from deepvis.gui.weights.mode import WeightsMode
     from deepvis.zoo import Layer
 
     messages, hints, selected = [], [], []
@@ -138,5 +139,20 @@ def test_weights_mode_hover_and_jump_to_live(qtbot):
         mode.open_in_live(2)
         assert "not one of Live's displayed layers" in messages[-1] and selected == ["conv1", 7]
         assert "features.3.squeeze" in mode.status_text()
+
+        # A model that cannot load (offline, say) keeps the one shown, under its own name.
+        import deepvis.zoo
+
+        def offline(name, *args, **kwargs):
+            raise DeepvisError(f"{name}: its weights cannot be downloaded (no network)")
+        real, deepvis.zoo.load_model = deepvis.zoo.load_model, offline
+        try:
+            mode._open("alexnet", None)
+            qtbot.waitUntil(lambda: not mode.worker.busy, timeout=30000)
+        finally:
+            deepvis.zoo.load_model = real
+        assert "alexnet" in messages[-1] and "still showing squeezenet1_1" in messages[-1]
+        assert mode.loaded.name == "squeezenet1_1" and mode.view.layer.path == "features.3.squeeze"
+        assert mode.status_text().startswith("weights: squeezenet1_1")
     finally:
         mode.shutdown()

@@ -26,7 +26,7 @@ import torch
 from deepvis import DeepvisError
 from deepvis.device import sync_device
 from deepvis.paths import SAMPLE_VIDEO
-from deepvis.pipeline import Pipeline, ViewState
+from deepvis.live.pipeline import Pipeline, ViewState
 from deepvis.sources import open_source
 from deepvis.zoo import Layer, LoadedModel
 

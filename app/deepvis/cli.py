@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from deepvis import DeepvisError, __version__
-from deepvis.config import BACKPROP_MODES, COLORMAPS, Config, load_config
+from deepvis.config import BACKPROP_MODES, Config, load_config
 from deepvis.session import first_frame, open_model, pick_layer
 
 COMMANDS = ("gui", "probe", "snapshot", "bench", "precompute", "models", "digits", "weights", "tabular", "learn",
@@ -43,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--camera", type=int, help="camera index")
     gui.add_argument("--mode", help="the mode shown first: live (default), or another tab's name")
     _model_flags(gui)
+    # `deepvis bench --startup` times the real window up to its first frame.
+    gui.add_argument("--exit-at-first-frame", action="store_true", help=argparse.SUPPRESS)
 
     probe = sub.add_parser("probe", help="run one image through the model and write its outputs")
     probe.add_argument("input", help="an image, or a video (its first frame)")
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--out", required=True, help="the PNG file to write")
     snap.add_argument("--size", default=None, help="window size as WxH (default: config.yaml)")
 
-    bench = sub.add_parser("bench", help="measure the headless pipeline against the bare model")
+    bench = sub.add_parser("bench", help="measure the headless pipeline against the bare model, or start-up")
     _model_flags(bench)
     bench.add_argument("--frames", type=int, default=100, help="frames to time (default: 100)")
     bench.add_argument("--source", help="a video, image or folder (default: the sample video)")
@@ -68,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also time the pipeline keeping every unit's live top-9 (top_frames_ratio)")
     bench.add_argument("--unit-image", action="store_true",
                        help="also time the image the window computes for a unit without one (unit_image_s)")
+    bench.add_argument("--startup", action="store_true",
+                       help="instead, time `deepvis --help` against importing torch, and the window's first "
+                            "frame against importing its libraries (in subprocesses)")
+    bench.add_argument("--rounds", type=int, default=5, help="rounds of the --startup timings (default: 5)")
 
     pre = sub.add_parser("precompute", help="compute per-unit images offline (top-k patches, optimized images)")
     from deepvis.unitvis import commands as unit_commands
@@ -78,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from deepvis.digits import command as digits_command
 
-    digits_command.add_arguments(sub.add_parser("digits", help="train an MLP or a small CNN on MNIST-5k and draw what it stores"))
+    digits_command.add_arguments(
+        sub.add_parser("digits", help="train an MLP or a small CNN on MNIST-5k and draw what it stores"))
     from deepvis.weights import command as weights_command
 
     weights = sub.add_parser("weights", help="draw a model's weights: filters, Linear rows, histograms")
@@ -86,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     weights_command.add_arguments(weights)
     from deepvis.tabular import command as tabular_command
 
-    tabular_command.add_arguments(sub.add_parser("tabular", help="an MLP on a table: which variables drive each neuron"))
+    tabular_command.add_arguments(
+        sub.add_parser("tabular", help="an MLP on a table: which variables drive each neuron"))
     from deepvis.learn import command as learn_command
 
-    learn_command.add_arguments(sub.add_parser("learn", help="train a small MLP on 2-D data; write its views and metrics"))
+    learn_command.add_arguments(
+        sub.add_parser("learn", help="train a small MLP on 2-D data; write its views and metrics"))
     from deepvis.dream import command as dream_command
 
     dream = sub.add_parser("dream", help="DeepDream on an image, or class images from noise (--class)")
@@ -143,7 +151,7 @@ def settings(args: argparse.Namespace) -> Config:
 
 
 def cmd_models(args, config: Config) -> int:
-    from deepvis.zoo import builtin_models
+    from deepvis.cards import builtin_models
 
     for card in builtin_models():
         default = " (default)" if card.name == config.model else ""
@@ -155,10 +163,10 @@ def cmd_models(args, config: Config) -> int:
 
 
 def cmd_probe(args, config: Config) -> int:
-    import cv2
     import numpy as np
 
-    from deepvis.pipeline import Pipeline, ViewState
+    from deepvis.files import atomic_path, write_json_atomic, write_png_atomic
+    from deepvis.live.pipeline import Pipeline, ViewState
 
     loaded = open_model(config)
     layer = pick_layer(loaded, config.layer)
@@ -176,14 +184,15 @@ def cmd_probe(args, config: Config) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for p in result_probe.top:
         print(f"{p.prob:7.2%}  {p.label}")
-    (out / "predictions.json").write_text(json.dumps(
-        {"model": loaded.name, "layer": layer.name, "unit": args.unit,
-         "top5": [{"label": p.label, "index": p.index, "prob": p.prob} for p in result_probe.top]},
-        indent=2))
-    np.save(out / "input.npy", result_probe.input.detach().cpu().numpy().astype(np.float32))
-    cv2.imwrite(str(out / "grid.png"), cv2.cvtColor(frame.grid, cv2.COLOR_RGB2BGR))
-    np.savez(out / "activations.npz", **{
-        name: act.detach().float().cpu().numpy() for name, act in result_probe.activations.items()})
+    write_json_atomic(out / "predictions.json", {
+        "model": loaded.name, "layer": layer.name, "unit": args.unit,
+        "top5": [{"label": p.label, "index": p.index, "prob": p.prob} for p in result_probe.top]})
+    with atomic_path(out / "input.npy") as path:
+        np.save(path, result_probe.input.detach().cpu().numpy().astype(np.float32))
+    write_png_atomic(out / "grid.png", frame.grid)
+    with atomic_path(out / "activations.npz") as path:
+        np.savez(path, **{name: act.detach().float().cpu().numpy()
+                          for name, act in result_probe.activations.items()})
     if args.backprop:
         from deepvis.backprop import write_probe_backprop
 
@@ -193,14 +202,28 @@ def cmd_probe(args, config: Config) -> int:
     return 0
 
 
+def _window_flags(args: argparse.Namespace) -> list[str]:
+    """The options given to `bench --startup` that the window it starts should get too."""
+    names = ("config", "model", "weights", "device", "layer")
+    return [text for name in names if getattr(args, name, None) for text in (f"--{name}", str(getattr(args, name)))]
+
+
 def cmd_bench(args, config: Config) -> int:
+    from deepvis.files import json_text  # numpy with it: not for --help
+
+    if args.startup:
+        from deepvis.startup import run_startup_bench
+
+        report = run_startup_bench(args.rounds, args.source, _window_flags(args), log=log.info)
+        print(json_text(report, indent=None), end="")
+        return 0
     from deepvis.bench import run_bench
 
     loaded = open_model(config)
     layer = pick_layer(loaded, config.layer)
     report = run_bench(loaded, layer, frames=args.frames, source=args.source, unit=args.unit,
                        backprop=args.backprop, top_frames=args.top_frames, unit_image=args.unit_image)
-    print(json.dumps(report))
+    print(json_text(report, indent=None), end="")
     return 0
 
 

@@ -12,60 +12,25 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from deepvis import DeepvisError
+# Decoding lives in deepvis.decode; its names are importable from here too, as the sources' own.
+from deepvis.decode import (IMAGE_EXTENSIONS, SourceError, has_image_signature, list_images,  # noqa: F401
+                            native_stderr_silenced, opencv_log_silenced, read_image, to_rgb)
 from deepvis.paths import SAMPLE_VIDEO
 
 log = logging.getLogger("deepvis.sources")
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 
 # Used when a video file does not state a usable frame rate.
 DEFAULT_VIDEO_FPS = 25.0
-
-
-@contextmanager
-def native_stderr_silenced():
-    """Hide what native libraries (OpenCV, FFmpeg) print on file descriptor 2 during a probe that is
-    allowed to fail: deepvis says what happened in its own words instead."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-@contextmanager
-def opencv_log_silenced():
-    """OpenCV's own log lines ([ WARN:0@...]) off for the duration of a probe that may fail."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-
-
-class SourceError(DeepvisError):
-    """A source cannot be opened or read; the message is one user-facing line."""
 
 
 @dataclass(frozen=True)
@@ -74,36 +39,6 @@ class Frame:
     index: int  # increasing counter of frames produced by this source
     timestamp: float  # time.perf_counter() when captured or decoded
     label: str  # e.g. "camera 0", "sample.mp4 #123", "chelsea.png (2/5)"
-
-
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """OpenCV's BGR, BGRA or grayscale uint8 image -> C-contiguous RGB."""
-    if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to RGB uint8; SourceError names the file on any failure."""
-    path = Path(path)
-    if path.is_dir():
-        raise SourceError(f"a folder, not an image file: {path}")
-    try:
-        # np.fromfile + imdecode, because cv2.imread cannot open non-ASCII paths on Windows.
-        data = np.fromfile(path, dtype=np.uint8)
-    except FileNotFoundError:
-        raise SourceError(f"no such image file: {path}") from None
-    except OSError as error:
-        raise SourceError(f"cannot read {path}: {error.strerror or error}") from None
-    if data.size == 0:
-        raise SourceError(f"empty file, not an image: {path}")
-    # IMREAD_COLOR gives 8-bit BGR for every input: grayscale, alpha and 16-bit alike.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise SourceError(f"not an image, or a corrupt one: {path}")
-    return to_rgb(image)
 
 
 class FrameSource:
@@ -424,7 +359,7 @@ class FolderSource(_StillSource):
             raise SourceError(f"no such folder: {self.path}")
         listed = list_images(self.path)
         # Files whose first bytes no decoder recognizes are left out (and counted out) at once.
-        self.files = [path for path in listed if _has_image_signature(path)]
+        self.files = [path for path in listed if has_image_signature(path)]
         for path in listed:
             if path not in self.files:
                 self._warn(f"skipped: {path.name} is not an image OpenCV can read")
@@ -482,28 +417,6 @@ class FolderSource(_StillSource):
             self._current = (rgb, f"{path.name} ({viewable.index(path) + 1}/{len(viewable)})")
             return True
         return False
-
-
-def _has_image_signature(path: Path) -> bool:
-    try:
-        return bool(cv2.haveImageReader(str(path)))
-    except cv2.error:
-        return False
-
-
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files of a folder by extension, sorted by name; hidden files are left out."""
-    try:
-        files = [
-            path
-            for path in Path(folder).iterdir()
-            if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
-        ]
-    except PermissionError:
-        raise SourceError(f"cannot read folder {folder}: permission denied") from None
-    except OSError as error:
-        raise SourceError(f"cannot read folder {folder}: {error.strerror or error}") from None
-    return sorted(files, key=lambda path: (path.name.casefold(), path.name))
 
 
 def open_source(spec: str | int | os.PathLike, camera_index: int = 0) -> FrameSource:

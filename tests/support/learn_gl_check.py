@@ -32,8 +32,8 @@ def main(out: Path) -> int:
     from deepvis.config import Config
     from deepvis.learn.data import DataSettings
     from deepvis.learn.network import NetworkSpec
-    from deepvis.gui.learn_views3d import opengl_problem
-    from deepvis.gui.learn_worker import LearnSetup
+    from deepvis.gui.learn.views3d import opengl_problem
+    from deepvis.gui.learn.worker import LearnSetup
     from deepvis.gui.theme import PANEL
 
     report: dict = {"platform": app.platformName(), "opengl_problem": opengl_problem()}
@@ -42,8 +42,8 @@ def main(out: Path) -> int:
 
     # The whole mode in one window, as the shell hosts it (pyqtgraph.opengl shares its shader
     # programs between the GL widgets of one window): it must pick the GL views and draw in them.
-    from deepvis.gui.modes.base import ModeContext
-    from deepvis.gui.modes.learn import LearnMode
+    from deepvis.gui.mode import ModeContext
+    from deepvis.gui.learn.mode import LearnMode
 
     setup = LearnSetup(DataSettings(points=160), NetworkSpec())
     messages: list[str] = []
@@ -76,6 +76,17 @@ def main(out: Path) -> int:
     mode.grab().save(str(out / "gl_mode.png"))
     mode.shutdown()
     mode.close()
+
+    # A torch optimizer's first step imports torch._dynamo and with it triton, whose LLVM crashed
+    # the process when Mesa's had been loaded first (the Learn mode loads triton before its first
+    # GL context): this step must not kill the process.
+    import torch
+
+    layer = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    layer(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    report["triton_after_gl"] = "triton" in sys.modules
     report["failures"] = failures
     print(json.dumps(report))
     return 1 if failures else 0

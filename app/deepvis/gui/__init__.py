@@ -2,5 +2,5 @@
 threads, which run the engine.
 
 Only this sub-package imports Qt; everything it shows is computed by the Qt-free packages
-(the Live mode's frames by deepvis.pipeline).
+(the Live mode's frames by deepvis.live.pipeline).
 """

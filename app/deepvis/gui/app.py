@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from deepvis import DeepvisError
 from deepvis.gui.display import display_problem
@@ -29,12 +30,34 @@ def make_application():
     return app
 
 
+def first_frame_shown(mode) -> bool:
+    """The shown mode displays what it is for: Live a frame, the others what they show first."""
+    return mode.frames_displayed > 0 if mode.name == "live" else mode.ready()
+
+
+def exit_at_first_frame(app, window) -> None:
+    """`gui --exit-at-first-frame`: print the wall-clock time of the first frame, then quit; what
+    `deepvis bench --startup` times (it counts from the process's start, not to its exit)."""
+    from PyQt6.QtCore import QTimer
+
+    timer = QTimer(window)
+
+    def check() -> None:
+        if window.current is not None and first_frame_shown(window.current):
+            timer.stop()
+            print(f"{time.time():.6f}", flush=True)
+            app.quit()
+
+    timer.timeout.connect(check)
+    timer.start(5)
+
+
 def run_app(args, config) -> int:
     problem = display_problem()
     if problem:  # before Qt, which would abort the process from C++
         raise DeepvisError(problem)
     from deepvis.session import open_model, pick_layer
-    from deepvis.gui.worker import keep_gui_thread_single_threaded
+    from deepvis.gui.jobs import keep_gui_thread_single_threaded
     from deepvis.sources import open_source_with_fallback
 
     keep_gui_thread_single_threaded()  # before the model loads here
@@ -65,6 +88,8 @@ def run_app(args, config) -> int:
             source.stop()
             raise
     window.show()
+    if getattr(args, "exit_at_first_frame", False):
+        exit_at_first_frame(app, window)
     try:
         return app.exec()
     finally:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any, Callable
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from deepvis import DeepvisError
-
-log = logging.getLogger("deepvis.gui")
+from deepvis.jobs import failure_line
 
 
 class BackgroundCall(QObject):
@@ -38,11 +35,8 @@ class BackgroundCall(QObject):
     def _run(self) -> None:
         try:
             result = self._fn()
-        except DeepvisError as error:
-            self.failed.emit(str(error))
-        except Exception as error:  # shown in the status bar, never a silent death
-            log.exception("background call failed")
-            self.failed.emit(f"{type(error).__name__}: {error}")
+        except Exception as error:
+            self.failed.emit(failure_line(error, self._thread.name))
         else:
             self.done.emit(result)
 

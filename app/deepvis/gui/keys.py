@@ -8,7 +8,7 @@ from PyQt6.QtCore import Qt
 SPECIAL_KEYS = {
     Qt.Key.Key_Left: "Left", Qt.Key.Key_Right: "Right", Qt.Key.Key_Up: "Up", Qt.Key.Key_Down: "Down",
     Qt.Key.Key_PageDown: "PgDown", Qt.Key.Key_PageUp: "PgUp", Qt.Key.Key_Escape: "Esc",
-    Qt.Key.Key_Space: "Space",
+    Qt.Key.Key_Space: "Space", Qt.Key.Key_Return: "Enter", Qt.Key.Key_Enter: "Enter",
 }
 
 

@@ -1,6 +1,6 @@
 """The shell: one window that hosts the modes as tabs, with the menus and status bar they share.
 
-The shell knows a mode only through `gui.modes.base.Mode`. Modes are created when
+The shell knows a mode only through `gui.mode.Mode`. Modes are created when
 first shown; only the visible one runs its worker. File, View and Help menus, the
 status bar, the help overlay, window screenshots and recording belong to the shell;
 each mode adds its own menus, keys and status text.
@@ -19,13 +19,14 @@ from PyQt6.QtGui import QAction, QKeyEvent, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QProgressBar, QTabWidget, QWidget
 
 from deepvis.config import Config
+from deepvis.files import AtomicFiles, atomic_path
 from deepvis.sources import FrameSource, native_stderr_silenced
 from deepvis.zoo import LoadedModel
 from deepvis.gui import keys
 from deepvis.gui.images import rgb_from_qimage
 from deepvis.gui.modes import mode_class, mode_names, mode_title
-from deepvis.gui.modes.base import Mode, ModeContext
-from deepvis.gui.modes.live import LiveMode, LiveStart
+from deepvis.gui.mode import Mode, ModeContext
+from deepvis.gui.live.mode import LiveMode, LiveStart
 from deepvis.gui.panes import HelpOverlay
 
 log = logging.getLogger("deepvis.gui")
@@ -236,8 +237,9 @@ class MainWindow(QMainWindow):
         if pane is not None:
             return self.live.save_pane(path, pane)
         path = Path(path).with_suffix(".png")
-        if not self.grab().save(str(path), "PNG"):
-            raise OSError(f"cannot write {path}")
+        with atomic_path(path) as partial:
+            if not self.grab().save(str(partial), "PNG"):
+                raise OSError(f"cannot write {path}")
         return path
 
     def save_screenshot_dialog(self) -> None:
@@ -261,12 +263,14 @@ class MainWindow(QMainWindow):
     def start_recording(self, path: str | Path) -> None:
         path = Path(path).with_suffix(".mp4")
         size = (self.width() // 2 * 2, self.height() // 2 * 2)
-        writer, codec = open_video_writer(path, RECORD_FPS, size)
+        files = AtomicFiles()  # recorded under a temporary name, renamed to path when stopped
+        writer, codec = open_video_writer(files.path(path), RECORD_FPS, size)
         if writer is None:
+            files.discard()
             self.show_message(f"cannot record to {path}: no MP4 encoder in this OpenCV build")
             self.record_action.setChecked(False)
             return
-        self.recorder = (writer, size, path)
+        self.recorder = (writer, size, path, files)
         self._record_start, self._frames_recorded = time.perf_counter(), 0
         self.record_timer = QTimer(self)
         self.record_timer.timeout.connect(self._record_frame)
@@ -277,7 +281,7 @@ class MainWindow(QMainWindow):
     def _record_frame(self) -> None:
         """Write the window as often as wall time asks: the video plays at the real rate even when a
         grab takes longer than a frame."""
-        writer, size, _ = self.recorder
+        writer, size = self.recorder[:2]
         rgb = rgb_from_qimage(self.grab().toImage())
         if (rgb.shape[1], rgb.shape[0]) != size:
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
@@ -291,10 +295,16 @@ class MainWindow(QMainWindow):
         if self.recorder is None:
             return None
         self.record_timer.stop()
-        writer, _, path = self.recorder
+        writer, _, path, files = self.recorder
         writer.release()
         self.recorder = None
         self.record_action.setChecked(False)
+        try:
+            files.commit()
+        except OSError as error:
+            files.discard()
+            self.show_message(f"cannot write {path}: {error.strerror or error}")
+            return None
         self.show_message(f"recorded {path}")
         return path
 

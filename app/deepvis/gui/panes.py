@@ -136,6 +136,7 @@ class GridPane(ImagePane):
 
     unit_clicked = pyqtSignal(int)
     unit_hovered = pyqtSignal(object)  # int, or None when the pointer leaves the tiles
+    hint = pyqtSignal(object)  # the hovered unit's read-out (layer:unit and its maximum), or None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("layer", smooth=False, placeholder="waiting for the first frame…", parent=parent)
@@ -156,7 +157,7 @@ class GridPane(ImagePane):
         self.set_array(rgb)
         if self.hovered is not None:
             # The maxima change every frame: the status bar and the tooltip read the same one.
-            self.unit_hovered.emit(self.hovered)
+            self._emit_hover(self.hovered)
             if QToolTip.isVisible():
                 QToolTip.showText(QCursor.pos(), self.hover_text(self.hovered), self)
 
@@ -206,7 +207,7 @@ class GridPane(ImagePane):
         if unit != self.hovered:
             self.hovered = unit
             self.update()
-            self.unit_hovered.emit(unit)
+            self._emit_hover(unit)
         if unit is not None:
             QToolTip.showText(event.globalPosition().toPoint(), self.hover_text(unit), self)
         else:
@@ -216,7 +217,11 @@ class GridPane(ImagePane):
         if self.hovered is not None:
             self.hovered = None
             self.update()
-            self.unit_hovered.emit(None)
+            self._emit_hover(None)
+
+    def _emit_hover(self, unit: int | None) -> None:
+        self.unit_hovered.emit(unit)
+        self.hint.emit(None if unit is None else self.hover_text(unit))
 
 
 class LayerBar(QWidget):

@@ -7,14 +7,7 @@ window carries out. Menus and the help overlay read the same table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Binding:
-    keys: tuple[str, ...]  # a named key (Left, PgDown, Esc, Space...) or the character typed ("I" is shift+i)
-    action: str  # the name of a LiveViewModel action, or of a request the window handles
-    text: str  # what it does, for menus and the help overlay
+from deepvis.keytable import Binding
 
 
 BINDINGS: tuple[Binding, ...] = (

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from deepvis.backprop import next_backprop_mode, next_filter
 from deepvis.config import Config
 from deepvis.live import keys
-from deepvis.live.events import Event
-from deepvis.pipeline import ViewState
+from deepvis.events import Event
+from deepvis.live.pipeline import ViewState
 from deepvis.render import grid_shape
 
 

@@ -123,43 +123,51 @@ def receptive_field(loaded: LoadedModel, layer: Layer, input_size: int, scale: i
     """Measured from the model: the support of the input gradient of one position of the layer.
 
     The gradient of the sum over channels at two neighbouring positions, on
-    random inputs `scale` times the model's size (so deep fields are not
-    clipped), gives the box size and the stride; no table of architectures.
-    None for a layer without a spatial map (fc, output).
+    random inputs of the model's size, gives the box size and the stride; no
+    table of architectures. A field that does not fit is measured again on
+    inputs `scale` times larger (so deep fields are not clipped): the shown
+    layer's field is measured before the window's first frame, and the larger
+    inputs cost several times as much. None for a layer without a spatial map (fc, output).
     """
     if layer.path in (OUTPUT, SOFTMAX):
         return None
-    site = Site(layer, "shown")
-    device = loaded.device
     generator = torch.Generator().manual_seed(0)
-    for size in (input_size * scale, input_size):
-        taken: dict[str, torch.Tensor] = {}
-        noise = torch.randn(2, 3, size, size, generator=generator)
-        x = noise.repeat_interleave(2, dim=0).to(device).requires_grad_(True)  # [r1, r1, r2, r2]
+    field = None
+    for size in dict.fromkeys((input_size, input_size * scale)):
         try:
-            with torch.enable_grad(), read_sites(loaded, [site], lambda s, t: taken.setdefault("out", t)):
-                run_stoppable(loaded.model, x)
+            field = _measure_field(loaded, Site(layer, "shown"), size, generator)
         except RuntimeError:
             continue  # a model that needs its own input size
-        out = taken.get("out")
-        if out is None or out.dim() != 4:
-            return None
-        h, w = out.shape[-2:]
-        p0, p1 = (h // 2, w // 2), (min(h // 2 + 1, h - 1), min(w // 2 + 1, w - 1))
-        seeds = torch.zeros_like(out)
-        for b, (py, px) in enumerate((p0, p1, p0, p1)):
-            seeds[b, :, py, px] = 1.0
-        (grad,) = torch.autograd.grad(out, x, seeds)
-        boxes = []
-        for b0, b1 in ((0, 2), (1, 3)):
-            a, c = _support(grad[b0]), _support(grad[b1])
-            boxes.append((min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])))
-        (t0, l0, b0_, r0), (t1, l1, _, _) = boxes
-        clipped = t0 <= 0 or l0 <= 0 or b0_ >= size or r0 >= size
-        stride_y = (t1 - t0) if (p1[0] > p0[0] and t1 > t0 and not clipped) else size / h
-        stride_x = (l1 - l0) if (p1[1] > p0[1] and l1 > l0 and not clipped) else size / w
-        if clipped:
-            return ReceptiveField((stride_y, stride_x), (0.0, 0.0), None)
-        return ReceptiveField((float(stride_y), float(stride_x)),
-                              (t0 - p0[0] * stride_y, l0 - p0[1] * stride_x), (b0_ - t0, r0 - l0))
-    return None
+        if field is None or field.size is not None:
+            return field
+    return field  # clipped at every size: the stride alone
+
+
+def _measure_field(loaded: LoadedModel, site: Site, size: int, generator: torch.Generator) -> ReceptiveField | None:
+    """The field on random inputs of `size`; its size is None when it touches the border (clipped)."""
+    taken: dict[str, torch.Tensor] = {}
+    noise = torch.randn(2, 3, size, size, generator=generator)
+    x = noise.repeat_interleave(2, dim=0).to(loaded.device).requires_grad_(True)  # [r1, r1, r2, r2]
+    with torch.enable_grad(), read_sites(loaded, [site], lambda s, t: taken.setdefault("out", t)):
+        run_stoppable(loaded.model, x)
+    out = taken.get("out")
+    if out is None or out.dim() != 4:
+        return None
+    h, w = out.shape[-2:]
+    p0, p1 = (h // 2, w // 2), (min(h // 2 + 1, h - 1), min(w // 2 + 1, w - 1))
+    seeds = torch.zeros_like(out)
+    for b, (py, px) in enumerate((p0, p1, p0, p1)):
+        seeds[b, :, py, px] = 1.0
+    (grad,) = torch.autograd.grad(out, x, seeds)
+    boxes = []
+    for b0, b1 in ((0, 2), (1, 3)):
+        a, c = _support(grad[b0]), _support(grad[b1])
+        boxes.append((min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])))
+    (t0, l0, b0_, r0), (t1, l1, _, _) = boxes
+    clipped = t0 <= 0 or l0 <= 0 or b0_ >= size or r0 >= size
+    stride_y = (t1 - t0) if (p1[0] > p0[0] and t1 > t0 and not clipped) else size / h
+    stride_x = (l1 - l0) if (p1[1] > p0[1] and l1 > l0 and not clipped) else size / w
+    if clipped:
+        return ReceptiveField((stride_y, stride_x), (0.0, 0.0), None)
+    return ReceptiveField((float(stride_y), float(stride_x)),
+                          (t0 - p0[0] * stride_y, l0 - p0[1] * stride_x), (b0_ - t0, r0 - l0))

@@ -1,0 +1,1 @@
+"""The Digits mode's window side."""

@@ -1,0 +1,1 @@
+"""The Dream mode's window side."""

@@ -1,0 +1,1 @@
+"""The Weights mode's window side."""
