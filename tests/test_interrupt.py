@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -195,3 +196,21 @@ def test_digits_sweep_keeps_finished_runs_on_ctrl_c_and_resumes(tmp_path, monkey
     assert main(args) == 0
     assert "1 run(s) were already done (resumed)" in capsys.readouterr().out
     assert json.loads((out / "sweep.json").read_text())["complete"]
+
+
+@pytest.mark.parametrize("signum, group, expected", [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)])
+def test_ctrl_c_in_the_terminal_closes_the_window_cleanly(tmp_path, monkeypatch, signum, group, expected):
+    """The window (offscreen) on a video: Ctrl-C quits it as File > Quit does, no traceback."""
+    from support.windows import write_video
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # the user's unit store and caches
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    video = write_video(tmp_path / "tiny.mp4", frames=60)
+    run = Running("gui", str(video), "--device", "cpu", cwd=tmp_path)
+    run.wait_for(lambda: "tiny.mp4" in run.stderr, timeout=120, what="the window's first message")
+    time.sleep(1.0)  # frames flowing, the worker busy
+    run.interrupt(signum, group=group)
+    code, _line = run.finish(timeout=60)
+    assert code == expected, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and "KeyboardInterrupt" not in run.stderr, run.stderr[-3000:]
+    assert f"closed by signal {signum.value}" in run.stderr

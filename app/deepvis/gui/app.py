@@ -52,6 +52,33 @@ def exit_at_first_frame(app, window) -> None:
     timer.start(5)
 
 
+def _let_python_run() -> None:
+    """A timer's slot that does nothing: its only work is to return to the interpreter."""
+
+
+def quit_on_signals(window) -> dict:
+    """Ctrl-C (SIGINT) or SIGTERM in the terminal that runs the window closes it as File → Quit does,
+    with no traceback; the returned dict then holds the signal. Python runs signal handlers only
+    between bytecodes, and Qt's event loop waits in C++: a timer hands control back to Python a
+    few times a second so that the handler runs promptly."""
+    import signal
+
+    from PyQt6.QtCore import QTimer
+
+    received: dict = {}
+
+    def handler(signum, _frame) -> None:
+        received["signal"] = signum
+        QTimer.singleShot(0, window.close)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+    timer = QTimer(window)
+    timer.timeout.connect(_let_python_run)
+    timer.start(200)
+    return received
+
+
 def run_app(args, config) -> int:
     problem = display_problem()
     if problem:  # before Qt, which would abort the process from C++
@@ -90,7 +117,12 @@ def run_app(args, config) -> int:
     window.show()
     if getattr(args, "exit_at_first_frame", False):
         exit_at_first_frame(app, window)
+    received = quit_on_signals(window)
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         window.shutdown()
+    if received:
+        log.info("closed by signal %d", received["signal"])
+        return 128 + received["signal"]  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
+    return code
