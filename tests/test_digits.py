@@ -34,6 +34,17 @@ def test_mnist5k_is_read_once_and_cached(tmp_path, monkeypatch):
     assert np.array_equal(cached, images) and np.array_equal(cached_labels, labels)
 
 
+def test_a_wrong_shaped_cache_is_named_and_rebuilt(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DEEPVIS_CACHE", str(tmp_path))
+    np.save(tmp_path / "mnist5k_images.npy", np.zeros((784, 5000), np.uint8))  # transposed
+    np.save(tmp_path / "mnist5k_labels.npy", np.zeros(5000, np.int64))
+    with caplog.at_level("WARNING", logger="deepvis.digits"):
+        images, labels = digit_data.load_mnist5k()
+    assert images.shape == (5000, 784) and np.bincount(labels).tolist() == [500] * 10
+    assert str(tmp_path / "mnist5k_images.npy") in caplog.text and "rebuilding" in caplog.text
+    assert np.load(tmp_path / "mnist5k_images.npy").shape == (5000, 784)  # the next start reads it
+
+
 def test_split_is_fixed_stratified_and_disjoint():
     data = digit_data.load_split()
     assert data.train_x.shape == (4000, 784) and data.test_x.shape == (1000, 784)

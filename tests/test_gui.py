@@ -217,6 +217,26 @@ def test_unit_panel_shows_stored_images_and_computes_on_demand(make_window, qtbo
     assert not any(m._forward_hooks for m in calls[0].model.modules())
 
 
+def test_x_with_a_read_only_store_says_so_before_computing(make_window, qtbot, video, config, monkeypatch,
+                                                         tmp_path):
+    # A store whose parent is a file cannot be written, even by root (for whom chmod takes nothing away).
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    config = config.replace(store=str(blocker / "units"))
+    store_root = blocker
+    calls = []
+    monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand",
+                        types.SimpleNamespace(compute_unit=lambda *a, **k: calls.append(a)))
+    window = make_window(VideoSource(video), config=config.replace(auto_unit_images=False))
+    panel = window.live.unit_panel
+    qtbot.waitUntil(lambda: panel.shown_key == ("conv2", 0) and panel.pages.currentIndex() == 1, timeout=TIMEOUT)
+    qtbot.keyClick(window, "x")
+    qtbot.waitUntil(lambda: "not writable" in window.message, timeout=TIMEOUT)
+    assert str(store_root) in window.message and "\n" not in window.message
+    assert "not writable" in panel.empty_text.text() and not panel.compute_button.isEnabled()
+    assert calls == [] and window.live.unit_jobs.task is None  # nothing computed for a minute
+
+
 def test_300_frames_leave_no_growth_in_threads_or_memory(make_window, qtbot, video, config):
     # Per frame, not the one-off background unit image (its thread and the model's copy).
     window = make_window(VideoSource(video, fps=0), config=config.replace(auto_unit_images=False))

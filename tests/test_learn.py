@@ -107,6 +107,16 @@ def test_the_cli_prints_a_bad_csv_as_one_line_and_exits_2(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_a_folder_given_as_the_data_is_called_a_folder(tmp_path, capsys):
+    from deepvis.cli import main
+
+    (tmp_path / "points.csv").mkdir()
+    for folder in (tmp_path / "points.csv", tmp_path):
+        assert main(["learn", "--data", str(folder), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{folder}: a folder, not a CSV file" in err and "no such file" not in err and "\n" not in err
+
+
 # --------------------------------------------------------------------------- network and trainer
 
 

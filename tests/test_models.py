@@ -146,6 +146,41 @@ def test_bad_weights_give_one_line_errors(tmp_path, content, message):
         load_state_dict(tmp_path / "missing.pth")
 
 
+class RunsCode:
+    """Unpickling this calls print: the kind of file weights_only=True exists to refuse."""
+
+    def __reduce__(self):
+        return print, ("unpickled",)
+
+
+def _load_weights_of(kind: str, folder: Path):
+    """Load folder/model.pth the way each command does: a --weights file, a tabular or digits model."""
+    if kind == "zoo":
+        return load_state_dict(folder / "model.pth")
+    if kind == "tabular":
+        from deepvis.tabular.model import load_model as load_tabular
+
+        (folder / "model.json").write_text('{"format": "deepvis-tabular/1", "sizes": [2, 1], '
+                                           '"activation": "relu", "variables": []}')
+        return load_tabular(folder)
+    from deepvis.digits.nets import load_mlp
+
+    (folder / "model.json").write_text('{"hidden": 4, "activation": "relu", "init": "scaled", "l2": 0}')
+    return load_mlp(folder)
+
+
+@pytest.mark.parametrize("kind", ["zoo", "tabular", "digits"])
+def test_a_pth_holding_code_is_refused_by_name_without_advice_to_run_it(tmp_path, kind, capsys):
+    torch.save({"weight": RunsCode()}, tmp_path / "model.pth")
+    with pytest.raises(DeepvisError) as caught:
+        _load_weights_of(kind, tmp_path)
+    message = str(caught.value)
+    assert "holds code (pickled Python objects" in message and "will not run" in message
+    assert str(tmp_path / "model.pth") in message
+    assert "weights_only" not in message and "\n" not in message
+    assert "unpickled" not in capsys.readouterr().out
+
+
 def test_weights_of_another_architecture_are_refused(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "other.pth")
     expected = "not for squeezenet1_1: 52 missing .first: features.0.weight.; 1 unexpected .first: x."

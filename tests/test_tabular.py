@@ -104,6 +104,17 @@ def test_a_bad_table_is_one_line_naming_it(tmp_path, text, target, task, message
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
+def test_one_word_in_a_numeric_column_is_named_with_its_row(tmp_path):
+    rows = [f"{i * 1.5},{i % 2}" for i in range(30)]
+    rows[16] = "abc,0"  # data row 17, line 18 of the file
+    path = write(tmp_path, "a,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DeepvisError) as info:
+        load_csv(str(path), "y")
+    message = str(info.value)
+    assert "column 'a'" in message and "data row 17" in message and "'abc'" in message
+    assert "an id" not in message and "\n" not in message
+
+
 def test_unreadable_files_and_names(tmp_path):
     binary = tmp_path / "x.csv"
     binary.write_bytes(bytes(range(256)) * 4)
@@ -112,6 +123,14 @@ def test_unreadable_files_and_names(tmp_path):
                  lambda: load_table(data="titanic")):
         with pytest.raises(DeepvisError):
             call()
+
+
+def test_a_folder_given_as_the_csv_is_called_a_folder(tmp_path, capsys):
+    from deepvis.cli import main
+
+    assert main(["tabular", "train", "--csv", str(tmp_path), "--target", "y", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{tmp_path}: a folder, not a CSV file" in err and "no such file" not in err and "\n" not in err
 
 
 def test_the_cli_prints_a_bad_table_as_one_line_and_exits_2(tmp_path, capsys):

@@ -112,6 +112,19 @@ def labels_for(n_classes: int) -> list[str]:
 # --------------------------------------------------------------------------- weights
 
 
+def holds_code(error: Exception) -> bool:
+    """Whether torch.load(weights_only=True) refused a file for the pickled objects in it (their
+    GLOBAL opcode names a class or function to import and call), not for being corrupt."""
+    return "GLOBAL" in str(error)
+
+
+def code_refused(path: str | Path) -> DeepvisError:
+    """The error for a .pth holding pickled objects. torch's own message advises weights_only=False,
+    which would run whatever code the file carries: say what the file is instead."""
+    return DeepvisError(f"cannot read weights {path}: the file holds code (pickled Python objects besides "
+                        f"tensors), which deepvis will not run; save model.state_dict() with torch.save instead")
+
+
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from .pth/.pt (weights_only, never pickled code) or .safetensors."""
     path = Path(path).expanduser()
@@ -127,9 +140,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except Exception as exc:
         # torch's own message advises weights_only=False, which is wrong for a corrupt file and
         # unsafe for a file that carries code: say what the file is instead.
-        if "Unsupported global" in str(exc):
-            raise DeepvisError(f"cannot read weights {path.name}: it holds Python objects besides tensors, "
-                               f"which deepvis does not unpickle; save model.state_dict() instead") from None
+        if holds_code(exc):
+            raise code_refused(path) from None
         raise DeepvisError(f"cannot read weights {path.name}: the file is corrupt or not a state dict "
                            f"(.pth/.pt saved with torch.save, or .safetensors)") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -8,6 +8,7 @@ permutation gives 400 training and 100 test images (4000 / 1000 in all).
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ TRAIN_PER_CLASS = 400
 TEST_PER_CLASS = 100
 SPLIT_SEED = 0
 SIDE = 28
+
+log = logging.getLogger("deepvis.digits")
 
 
 def cache_dir() -> Path:
@@ -57,15 +60,37 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     images_path, labels_path = folder / "mnist5k_images.npy", folder / "mnist5k_labels.npy"
     if images_path.is_file() and labels_path.is_file():
         try:
-            return np.load(images_path), np.load(labels_path)
-        except (OSError, ValueError):
-            pass  # a damaged cache is rebuilt below
+            images, labels = np.load(images_path), np.load(labels_path)
+        except (OSError, ValueError) as error:
+            log.warning(f"{images_path.parent}: the MNIST-5k cache cannot be read ({error}); rebuilding it")
+        else:
+            wrong = _not_mnist5k(images, labels)
+            if not wrong:
+                return images, labels
+            # an older or foreign file would split into "digit 1 has 0 images": rebuild it instead
+            log.warning(f"{images_path if 'images' in wrong else labels_path}: the MNIST-5k cache holds {wrong}; "
+                        "rebuilding it from the shipped CSV")
     images, labels = read_csv(shipped_csv())
-    folder.mkdir(parents=True, exist_ok=True)
-    for path, array in ((images_path, images), (labels_path, labels)):
-        with atomic_path(path) as partial:  # a concurrent reader never sees half a file
-            np.save(partial, array)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, array in ((images_path, images), (labels_path, labels)):
+            with atomic_path(path) as partial:  # a concurrent reader never sees half a file
+                np.save(partial, array)
+    except OSError as error:  # the images are read; only the next start is slower
+        log.warning(f"{folder}: cannot write the MNIST-5k cache ({error.strerror}); "
+                    "set DEEPVIS_CACHE to a writable folder")
     return images, labels
+
+
+def _not_mnist5k(images: np.ndarray, labels: np.ndarray) -> str:
+    """What is wrong with cached arrays ("" when nothing): the cache is a file anyone can replace."""
+    if images.shape != (5000, SIDE * SIDE) or images.dtype != np.uint8:
+        return f"images of shape {images.shape} ({images.dtype}), not (5000, {SIDE * SIDE}) (uint8)"
+    if labels.shape != (5000,) or labels.dtype.kind not in "iu":
+        return f"labels of shape {labels.shape} ({labels.dtype}), not (5000,) (integers)"
+    if np.bincount(labels.clip(0, 10), minlength=11).tolist() != [500] * 10 + [0]:
+        return "labels other than 500 of each digit 0-9"
+    return ""
 
 
 @dataclass(frozen=True)

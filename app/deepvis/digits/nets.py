@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -140,6 +141,12 @@ def load_mlp(folder: Path) -> MLP:
         state = torch.load(Path(folder) / "model.pth", map_location="cpu", weights_only=True)
     except (OSError, ValueError, KeyError) as error:
         raise DeepvisError(f"{folder}: not a saved digits MLP ({error})") from None
+    except pickle.UnpicklingError as error:  # torch's message would advise weights_only=False
+        from deepvis.zoo import code_refused, holds_code
+
+        if holds_code(error):
+            raise code_refused(Path(folder) / "model.pth") from None
+        raise DeepvisError(f"{folder}/model.pth: the file is corrupt or not a state dict") from None
     mlp = MLP(spec)
     try:
         mlp.load_state_dict(state)

@@ -74,6 +74,8 @@ def make_dataset(settings: DataSettings) -> Dataset:
 def generate(name: str, n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """n points of a named set, jittered by Gaussian noise of standard deviation `noise`."""
     makers = {"quadrants": _quadrants, "xor": _xor, "circle": _circle, "gauss": _gauss, "spiral": _spiral}
+    if name not in makers and Path(name).is_dir():  # a folder without .csv in its name: not a set's name either
+        raise DeepvisError(f"{name}: a folder, not a CSV file; name the .csv file inside it")
     if name not in makers:
         raise DeepvisError(f"unknown data set {name!r} (choose {', '.join(DATASETS)}, or give a .csv file)")
     x, y = makers[name](n, rng)
@@ -135,6 +137,8 @@ def split(name: str, x: np.ndarray, y: np.ndarray, test_fraction: float, rng: np
 
 def load_csv(path: Path, columns: tuple[str, str], label: str) -> tuple[np.ndarray, np.ndarray]:
     """Two numeric columns and a 0/1 label column by name; any problem is one DeepvisError line."""
+    if path.is_dir():
+        raise DeepvisError(f"{path}: a folder, not a CSV file; name the .csv file inside it")
     if not path.is_file():
         raise DeepvisError(f"{path}: no such file")
     try:

@@ -116,6 +116,8 @@ def load_bundled(name: str, task: str = "auto") -> Table:
 
 def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a CSV file (comma, semicolon or tab separated)."""
+    if path.is_dir():
+        raise DeepvisError(f"{path}: a folder, not a CSV file; name the .csv file inside it")
     if not path.is_file():
         raise DeepvisError(f"{path}: no such file")
     try:
@@ -164,6 +166,16 @@ def _parse_numbers(cells: list[str]) -> np.ndarray | None:
         if not math.isfinite(out[i]):
             return None
     return out
+
+
+def _stray_text(cells: list[str]) -> list[int]:
+    """The cells that are not numbers in a column that is otherwise numeric (all but one cell, or
+    all but 5%): a typo to name, not a column of categories to one-hot encode or call an id."""
+    present = [i for i, c in enumerate(cells) if c.lower() not in MISSING]
+    stray = [i for i in present if _parse_numbers([cells[i]]) is None]
+    if stray and len(present) - len(stray) >= 2 and len(stray) <= max(1, len(present) // 20):
+        return stray
+    return []
 
 
 def load_csv(path: str, target: str, task: str = "auto", categorical: list[str] | None = None,
@@ -221,6 +233,12 @@ def load_csv(path: str, target: str, task: str = "auto", categorical: list[str] 
     for name in variables:
         cells = [columns[name][i] for i in keep]
         numbers = None if name in (categorical or []) else _parse_numbers(cells)
+        stray = [] if numbers is not None or name in (categorical or []) else _stray_text(cells)
+        if stray:
+            more = f" (and {len(stray) - 1} more rows)" if len(stray) > 1 else ""
+            raise DeepvisError(f"{file}: column {name!r} is numeric but data row {keep[stray[0]] + 1} (counted "
+                               f"under the header) holds {cells[stray[0]]!r}{more}; fix the value, or "
+                               f"--categorical {name} if the column names categories")
         if numbers is not None:
             present_values = numbers[~np.isnan(numbers)]
             values[name], kinds[name] = numbers, "numeric"

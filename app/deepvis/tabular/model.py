@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -107,5 +108,11 @@ def load_model(folder: str | Path) -> tuple[TabularMLP, dict, Encoding]:
         state = torch.load(folder / "model.pth", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except Exception as exc:  # a truncated or foreign file: one line, not a traceback
+        from deepvis.zoo import code_refused, holds_code
+
+        if holds_code(exc):
+            raise code_refused(folder / "model.pth") from None
+        if isinstance(exc, pickle.UnpicklingError):  # its first line advises weights_only=False
+            raise DeepvisError(f"{folder / 'model.pth'}: the file is corrupt or not a state dict") from None
         raise DeepvisError(f"{folder / 'model.pth'}: cannot be loaded ({str(exc).splitlines()[0]})") from None
     return model.eval(), meta, Encoding.from_json(meta["variables"])

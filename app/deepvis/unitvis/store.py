@@ -222,6 +222,17 @@ class UnitStore:
 
     # ---- writing
 
+    def unwritable(self) -> str | None:
+        """Why nothing can be written here (None when it can): checked before a compute of a
+        minute starts, so a read-only store is said at once, not found at the first write."""
+        existing = self.folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # the folders below it are made at the first write
+        if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+            return None
+        return (f"the unit store {existing} is not writable: no unit images can be saved there "
+                f"(choose another folder: store in config.yaml, or --store)")
+
     def claim(self) -> None:
         """Mark the model folder as this model's (before the first write)."""
         marker = self.folder / STORE_FILE

@@ -177,6 +177,12 @@ class UnitImageJobs(QObject):
         if self.panel.store is None:
             self.show_message(self.panel.store_error or "no unit store")
             return
+        unwritable = self.panel.store.unwritable()
+        if unwritable:  # the compute would fail only at its write, a minute later
+            self.panel.show_problem(unwritable)
+            if not background:  # a background try says it in the panel only: selections stay quiet
+                self.show_message(unwritable)
+            return
         task = self.task
         if task is not None and task.isRunning():
             if task.key == key and (background or not task.background):

@@ -310,6 +310,13 @@ class UnitPanel(QWidget):
             self.compute_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
 
+    def show_problem(self, text: str) -> None:
+        """Why this unit's images cannot be computed (a read-only store), where the hint to compute
+        them would be; the next unit shown gets the hint back."""
+        if self.pages.currentIndex() == 1:
+            self.empty_text.setText(text)
+            self.compute_button.setEnabled(False)
+
     def _empty_message(self, computing: bool) -> str:
         layer, unit = self.key if self.key else ("LAYER", 0)
         model = f"--model {self.model_name}" + (f" --weights {self.weights}" if self.weights else "")
