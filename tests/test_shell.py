@@ -126,6 +126,13 @@ def test_keys_status_and_menus_follow_the_visible_mode(shell, qtbot):
     titles = {a.text(): a.isVisible() for a in shell.menuBar().actions() if a.text()}
     assert titles["&Model"] and not titles["&Echo"]
     assert "conv2:1" in shell.status_text()
+    # Each mode's status line is its own: Echo's "hello" does not follow into Live, and comes back.
+    assert shell.message_label.text() != "hello"
+    shell.show_message("live's line")
+    shell.show_mode("echo")
+    assert shell.message_label.text() == "hello"
+    shell.show_mode("live")
+    assert shell.message_label.text() == "live's line"
 
 
 def test_help_lists_the_shell_and_the_mode_keys(shell, qtbot):

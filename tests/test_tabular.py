@@ -411,3 +411,27 @@ def test_a_bad_csv_in_the_mode_is_one_message(mode, qtbot, tmp_path):
     mode.use_csv(str(write(tmp_path, MIXED)), "nope")
     qtbot.waitUntil(lambda: bool(messages) and "no such column" in messages[-1], timeout=TIMEOUT)
     assert not mode.training and mode.result is None
+
+
+def test_typed_keys_in_a_focused_table_reach_the_window(qtbot):
+    """q, t, b... typed while a table has the focus go to the window's keys, not the table's search."""
+    from PyQt6.QtCore import Qt
+
+    from deepvis.config import Config
+    from deepvis.gui.main_window import MainWindow
+
+    window = MainWindow(Config().replace(device="cpu"), mode="tabular")
+    qtbot.addWidget(window)
+    window.show()
+    mode = window.current
+    try:
+        qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
+        mode.rows_view.setFocus()
+        assert not mode.show_row_bars
+        qtbot.keyClick(mode.rows_view, "b")
+        assert mode.show_row_bars  # the mode's key, from the focused table
+        qtbot.keyClick(mode.rows_view, Qt.Key.Key_Down)  # the table keeps its own navigation
+        qtbot.keyClick(mode.rows_view, "q")
+        assert not window.isVisible()  # q quits from anywhere, as File > Quit
+    finally:
+        window.shutdown()

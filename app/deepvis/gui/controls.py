@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PyQt6.QtCore import QEvent, QObject, Qt
+from PyQt6.QtGui import QKeyEvent
+from PyQt6.QtWidgets import QApplication, QBoxLayout, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+
+
+class KeysToWindow(QObject):
+    """Installed on a table or list: typed characters (q, t, b, ...) go to the window's key table
+    instead of the view's keyboard search; the view keeps the arrows and paging keys that move
+    its selection."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.KeyPress or not isinstance(watched, QWidget):
+            return False
+        text = event.text()
+        plain = not event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        if not (text and text.isprintable() and plain):
+            return False
+        copy = QKeyEvent(QEvent.Type.KeyPress, event.key(), event.modifiers(), text)
+        QApplication.sendEvent(watched.window(), copy)
+        return True
 
 
 def section_title(text: str = "", elastic: bool = False) -> QLabel:

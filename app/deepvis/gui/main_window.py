@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.current: Mode | None = None
         self.recorder = None
         self.message = ""
+        self._messages: dict[str, str] = {}  # each mode's last status line, shown again with it
 
         self.setWindowTitle("deepvis")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -145,6 +146,9 @@ class MainWindow(QMainWindow):
             self.tabs.blockSignals(False)
         self.help_overlay.rows = SHELL_KEYS + mode.key_help()
         self.show_progress(0, -1)
+        # The status line is the mode's own: one mode's message does not stay in front of another.
+        self.message = self._messages.get(name, "")
+        self.message_label.setText(self.message)
         mode.activate()
         self._refresh_status()
         return mode
@@ -188,8 +192,11 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ status bar
 
     def show_message(self, text: str) -> None:
+        """A status line, kept as the line of the mode in front (shown again when it comes back)."""
         self.message = text
         self.message_label.setText(text)
+        if self.current is not None:
+            self._messages[self.current.name] = text
         if text:
             log.info(text)
 

@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 )
 
 from deepvis import DeepvisError
-from deepvis.gui.controls import section_title
+from deepvis.gui.controls import KeysToWindow, section_title
 from deepvis.gui.mode import ModeContext, WorkerMode
 from deepvis.gui.tabular.widgets import AttributionBars, NetworkView, RowsModel, cell_text, plot_widget
 from deepvis.gui.jobs import JobWorker
@@ -121,6 +121,8 @@ class TabularMode(WorkerMode):
         self.bars = AttributionBars()
         self.top_table = QTableWidget(0, 0)
         self._table_style(self.top_table)
+        self._keys_to_window = KeysToWindow(self)
+        self.top_table.installEventFilter(self._keys_to_window)
         right = QSplitter(Qt.Orientation.Vertical)
         upper = QWidget()
         upper_layout = QVBoxLayout(upper)
@@ -153,6 +155,7 @@ class TabularMode(WorkerMode):
         self.rows_view = QTableView()
         self.rows_view.setModel(self.rows_model)
         self._table_style(self.rows_view)
+        self.rows_view.installEventFilter(self._keys_to_window)
         self.rows_view.selectionModel().currentRowChanged.connect(lambda current, _: self.select_row(current.row()))
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
