@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepvis import DeepvisError
 from deepvis.cli import main
 from deepvis.files import atomic_files, atomic_path, json_text, write_bytes_atomic, write_json_atomic
 from deepvis.paths import SAMPLE_IMAGES
@@ -52,7 +53,7 @@ def test_a_planted_symlink_is_replaced_not_followed(tmp_path):
 def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
     target = tmp_path / "model.pth"
     write_bytes_atomic(target, b"the good model")
-    with pytest.raises(OSError):
+    with pytest.raises(DeepvisError, match="cannot write .*model.pth: No space left on device"):
         with atomic_path(target) as path:
             path.write_bytes(b"half a mod")
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -63,7 +64,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
 def test_files_of_one_result_are_renamed_only_when_all_are_written(tmp_path):
     for name in ("model.pth", "model.json"):
         (tmp_path / name).write_text(f"old {name}")
-    with pytest.raises(OSError):
+    with pytest.raises(DeepvisError, match="cannot write .*model.json: No space left on device"):
         with atomic_files() as files:
             files.path(tmp_path / "model.pth").write_text("new weights")
             files.path(tmp_path / "model.json")
@@ -136,7 +137,41 @@ def test_a_failed_tabular_train_keeps_the_good_model(tmp_path, monkeypatch):
         return write_text(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "write_text", disk_full_at_metrics)
-    with pytest.raises(OSError):
-        main(argv[:-2] + ["--seed", "7", "--out", str(out)])
+    assert main(argv[:-2] + ["--seed", "7", "--out", str(out)]) == 2  # one line, no traceback
     assert {name: (out / name).read_bytes() for name in names} == before
     assert leftovers(out) == []
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    """A 64 KiB tmpfs (where this user may mount one: root on Linux), unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root on Linux)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
+def test_a_full_or_read_only_disk_is_one_line_and_leaves_no_half_file(tiny_filesystem, read_only, capsys):
+    import subprocess
+
+    from deepvis.cli import main
+
+    out = tiny_filesystem / "run"
+    if read_only:
+        subprocess.run(["mount", "-o", "remount,ro", str(tiny_filesystem)], check=True)
+    code = main(["learn", "--steps", "20", "--frames", "0", "--grid", "64", "--device", "cpu", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(tiny_filesystem) in err[0] and "Traceback" not in err[0], err
+    reason = "Read-only file system" if read_only else "No space left on device"
+    assert reason in err[0]
+    leftovers = [p.name for p in tiny_filesystem.rglob("*") if p.is_file()]
+    assert all(not name.startswith(".") for name in leftovers), leftovers  # no temporary left behind

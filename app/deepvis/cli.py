@@ -293,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     except DeepvisError as exc:
         print(f"deepvis: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the file system refused (a read-only or full disk, a file where a folder goes)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"deepvis: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("deepvis: interrupted", file=sys.stderr)
         return 130

@@ -43,17 +43,37 @@ def _remove(path: Path) -> None:
         pass
 
 
+def _write_failure(error: BaseException) -> bool:
+    """A failed write (a full disk, a read-only or missing folder), not a bug: OSError, or torch's
+    archive writer failing on a full disk ("unexpected pos ...")."""
+    if isinstance(error, OSError):
+        return True
+    return isinstance(error, RuntimeError) and ("unexpected pos" in str(error)
+                                                 or "PytorchStreamWriter" in str(error))
+
+
+def _write_error(path: Path, error: BaseException) -> DeepvisError:
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).strip().splitlines()[-1]
+    return DeepvisError(f"cannot write {path}: {reason}")
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path for a library that writes to a path itself (cv2.imwrite, savefig,
-    torch.save, np.save): renamed over `path` when the block ends, removed when it raises."""
+    torch.save, np.save): renamed over `path` when the block ends, removed when it raises. A
+    failed write is one line naming the file (a DeepvisError); the old file stays whole."""
     path = Path(path)
-    temporary = _temporary(path)
+    try:
+        temporary = _temporary(path)
+    except OSError as error:
+        raise _write_error(path, error) from None
     try:
         yield temporary
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         _remove(temporary)
+        if _write_failure(error):
+            raise _write_error(path, error) from None
         raise
 
 
@@ -67,7 +87,10 @@ class AtomicFiles:
     def path(self, target: str | Path) -> Path:
         """Where to write `target` for now."""
         target = Path(target)
-        temporary = _temporary(target)
+        try:
+            temporary = _temporary(target)
+        except OSError as error:
+            raise _write_error(target, error) from None
         self.pending.append((temporary, target))
         return temporary
 
@@ -89,8 +112,11 @@ def atomic_files() -> Iterator[AtomicFiles]:
     try:
         yield files
         files.commit()
-    except BaseException:
+    except BaseException as error:
+        where = files.pending[-1][1] if files.pending else Path(".")  # the file being written
         files.discard()
+        if _write_failure(error):
+            raise _write_error(where, error) from None
         raise
 
 
