@@ -21,7 +21,7 @@ from deepvis.config import Config
 from deepvis.paths import SAMPLE_IMAGES
 from deepvis.sources import FolderSource, VideoSource
 from deepvis.zoo import Layer
-from support.windows import TIMEOUT, shown, tiny_model, write_png
+from support.windows import TIMEOUT, corrupt_mid_stream, shown, tiny_model, write_png
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -358,3 +358,11 @@ def test_the_softmax_takes_the_images_of_the_logits_layer_shown_before_it():
     layers = (Layer("conv2", "3"), Layer("logits", "6"), Layer("prob", "softmax"))
     no_output = dataclasses.replace(loaded, layers=layers)
     assert no_output.images_layer("prob") == "logits"
+
+
+def test_a_video_corrupt_mid_stream_is_said_once_in_the_status_bar(make_window, qtbot, tmp_path):
+    window = make_window(VideoSource(corrupt_mid_stream(tmp_path / "bad.mp4"), fps=0))
+    qtbot.waitUntil(lambda: "does not decode" in window.message, timeout=TIMEOUT)
+    said = window.message
+    qtbot.wait(500)  # the video loops over the corrupt frame again: not said again
+    assert "of 120" in said and window.live.sources.new_warning() is None

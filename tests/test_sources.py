@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from deepvis import DeepvisError
+from support.windows import corrupt_mid_stream
 from deepvis.paths import SAMPLE_IMAGES, SAMPLE_VIDEO
 from deepvis.sources import (
     CameraSource,
@@ -422,3 +423,21 @@ def test_a_failing_reader_ends_with_a_warning():
     assert wait_for(lambda: not source.running)
     assert source.warnings == ["broken: reading failed: device unplugged"]
     source.stop()
+
+
+def test_a_video_corrupt_mid_stream_is_one_warning_and_ffmpeg_stays_quiet(tmp_path):
+    """Decoding stops early: said once (the frame and the count), without FFmpeg's own lines on
+    stderr (several a second before), in a process of its own so that FFmpeg starts fresh."""
+    import subprocess
+    import sys
+
+    video = corrupt_mid_stream(tmp_path / "bad.mp4")
+    code = ("import sys, time; from deepvis.sources import VideoSource\n"
+            f"source = VideoSource({str(video)!r}, fps=0).start()\n"
+            "time.sleep(3); source.stop(timeout=5)\n"
+            "print(repr(source.warnings))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    warnings = eval(done.stdout.strip().splitlines()[-1])
+    assert len(warnings) == 1 and "does not decode" in warnings[0] and "of 120" in warnings[0], warnings
+    assert "@ 0x" not in done.stderr, done.stderr[-2000:]  # FFmpeg's "[mpeg4 @ 0x...] ..." lines

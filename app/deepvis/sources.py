@@ -178,6 +178,10 @@ class FrameSource:
         log.warning(message)
         self.warnings.append(message)
 
+    def _warn_once(self, message: str) -> None:
+        if message not in self.warnings:
+            self._warn(message)
+
     # -- hooks for subclasses ---------------------------------------------------------------
 
     def _open(self) -> None:
@@ -266,6 +270,8 @@ class VideoSource(FrameSource):
             if not ok:
                 raise SourceError(f"no frame decodes in video: {self.path}")
             file_fps = capture.get(cv2.CAP_PROP_FPS)
+            count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            self.frame_count = int(count) if math.isfinite(count) and count > 0 else None
         finally:
             capture.release()
         if fps is None:
@@ -296,6 +302,9 @@ class VideoSource(FrameSource):
 
     def _read(self) -> tuple[np.ndarray, str] | None:
         ok, image = self._capture.read()
+        if not ok and self._frame_in_file > 0 and self.frame_count and self._frame_in_file < self.frame_count - 1:
+            self._warn_once(f"{self.name}: frame {self._frame_in_file + 1} of {self.frame_count} does not decode "
+                            f"(a corrupt file?): playing the {self._frame_in_file} frames before it")
         if not ok and self.loop and self._frame_in_file > 0:
             # Reopening rewinds reliably, where seeking to frame 0 is unreliable with some codecs.
             self._close()

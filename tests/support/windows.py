@@ -39,6 +39,21 @@ def write_video(path: Path, frames: int = 30, size: int = 64) -> Path:
     return path
 
 
+def corrupt_mid_stream(path: Path, frames: int = 120) -> Path:
+    """A video whose middle third of bytes is scrambled: it decodes for a while, then stops."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 64))
+    for i in range(frames):
+        image = np.zeros((64, 64, 3), np.uint8)
+        cv2.circle(image, (8 + (i * 3) % 48, 32), 6, (255, 200, 50), -1)
+        writer.write(image)
+    writer.release()
+    data = bytearray(path.read_bytes())
+    for k in range(len(data) // 3, len(data) // 2):
+        data[k] = (data[k] * 7 + 13) % 256
+    path.write_bytes(bytes(data))
+    return path
+
+
 def write_png(path: Path, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     cv2.imwrite(str(path), rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))

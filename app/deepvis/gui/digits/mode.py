@@ -77,9 +77,9 @@ def figure_job(kind: str, run):
     def job(ctx):
         from deepvis.weights.figures import figure_rgb
 
-        def step(done, total):
-            ctx.report((kind, None, done, total))
-        rgb = run(step, lambda figure: ctx.report((kind, figure_rgb(figure), None, None)))
+        # Progress on its own channel: a figure report is the newest state and must not be
+        # replaced by a count before the window takes it (latest wins).
+        rgb = run(ctx.progress, lambda figure: ctx.report((kind, figure_rgb(figure), None, None)))
         if rgb is not None:
             ctx.report((kind, rgb, None, None))
     return job
@@ -306,6 +306,9 @@ class DigitsMode(WorkerMode):
             return
         w = self.snapshot.w1[unit]
         self.context.show_hint(f"h{unit}: weights {w.min():+.3g} … {w.max():+.3g}; click for its digits")
+
+    def job_progressed(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
 
     def job_failed(self, message: str) -> None:
         self.progress.emit(0, -1)

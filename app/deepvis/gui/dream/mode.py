@@ -61,6 +61,7 @@ class DreamShown:
     result: Any  # deepvis.dream.deepdream.DreamResult
     model: str
     input_name: str
+    layers: tuple[str, ...] = ()  # the model's layers, for the layer box (a "start" report may be dropped)
 
 
 def dream_job(get_model, rgb: np.ndarray, input_name: str, layer_name: str | None, unit: int | None, settings):
@@ -70,11 +71,18 @@ def dream_job(get_model, rgb: np.ndarray, input_name: str, layer_name: str | Non
         loaded = get_model()
         layer = dream_layer(loaded, layer_name)
         job.report(("start", loaded.name, layer.name, [l.name for l in loaded.layers]))
+        records = []
+
+        def on_octave(index, record, image):
+            # Every octave's record so far: only the newest report is shown (latest wins), and it
+            # still names them all.
+            records.append(record)
+            job.report(("octave", index, list(records), image))
         result = dream(loaded, rgb, layer, unit, settings, progress=job.progress, cancel=job.should_stop,
-                       on_octave=lambda i, record, image: job.report(("octave", i, record, image)))
+                       on_octave=on_octave)
         if result is None:
             raise Cancelled
-        return DreamShown(result, loaded.name, input_name)
+        return DreamShown(result, loaded.name, input_name, tuple(l.name for l in loaded.layers))
     return job
 
 
@@ -387,10 +395,11 @@ class DreamMode(WorkerMode):
             self._offer_layers(names)
             self.dream_pane.title = f"dream · {model} · {layer}"
         elif kind == "octave":
-            _, index, record, image = item
+            _, index, records, image = item
             total = self.octaves.value()
-            self.octave_lines.append(f"octave {index + 1}: {record.size[0]}×{record.size[1]}, objective "
-                                     f"{record.objective_start:.3g} → {record.objective_end:.3g}")
+            self.octave_lines = [f"octave {i + 1}: {r.size[0]}×{r.size[1]}, objective "
+                                 f"{r.objective_start:.3g} → {r.objective_end:.3g}" for i, r in enumerate(records)]
+            record = records[-1]
             self.dream_pane.title = f"dream · octave {index + 1}/{total} · {record.size[0]}×{record.size[1]}"
             self.dream_pane.set_array(image)
             self.octave_label.setText(" · ".join(self.octave_lines))
@@ -423,6 +432,8 @@ class DreamMode(WorkerMode):
 
     def _show_dream(self, shown: DreamShown) -> None:
         result = shown.result
+        if shown.layers:
+            self._offer_layers(list(shown.layers))
         unit = "" if result.unit is None else f" unit {result.unit}"
         self.dream_pane.title = f"dream · {shown.model} · {result.layer}{unit} · objective ×{result.ratio:.2f}"
         self.dream_pane.set_array(result.image)

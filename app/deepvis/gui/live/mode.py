@@ -387,6 +387,9 @@ class LiveMode(WorkerMode):
             self.backprop_pane.set_placeholder(f"{self.view.backprop}: waiting for the backprop engine…")
         for notice in result.notices:
             self.context.show_message(notice)
+        warning = self.sources.new_warning()
+        if warning is not None:
+            self.context.show_message(warning)  # once per warning, in the status bar and the log
         self.rate.displayed(time.perf_counter())
         self.frames_displayed += 1
 

@@ -33,6 +33,7 @@ class SourceSwitch(QObject):
         self.config = config
         self.user_paused = source.paused
         self.visible = True
+        self._warnings_seen = 0  # of the current source's warnings
         self._show_message = show_message
         self._calls: set[BackgroundCall] = set()
 
@@ -52,6 +53,14 @@ class SourceSwitch(QObject):
 
     def stop(self) -> None:
         self.source.stop()
+
+    def new_warning(self) -> str | None:
+        """The newest warning of the source not said yet (a corrupt frame, a skipped file)."""
+        warnings = self.source.warnings
+        if len(warnings) <= self._warnings_seen:
+            return None
+        self._warnings_seen = len(warnings)
+        return warnings[-1]
 
     # -- what the user asks -------------------------------------------------------------------
 
@@ -110,6 +119,7 @@ class SourceSwitch(QObject):
         source, message, file_spec, camera = opened
         old, self.source = self.source, source
         self.user_paused = False
+        self._warnings_seen = 0
         if not self.visible:
             source.paused = True
         self.camera_mode = camera
