@@ -159,19 +159,41 @@ def tiny_filesystem(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
-def test_a_full_or_read_only_disk_is_one_line_and_leaves_no_half_file(tiny_filesystem, read_only, capsys):
-    import subprocess
+FULL_DISK_COMMANDS = {
+    "learn": ["learn", "--steps", "20", "--frames", "0", "--grid", "64", "--device", "cpu"],
+    "tabular train": ["tabular", "train", "--data", "wine", "--epochs", "2", "--hidden", "4", "--quiet"],
+}
 
-    from deepvis.cli import main
+
+@pytest.mark.parametrize("command", list(FULL_DISK_COMMANDS))
+@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
+def test_a_full_or_read_only_disk_is_one_line_and_leaves_no_half_file(tiny_filesystem, read_only, command, capsys):
+    import subprocess
 
     out = tiny_filesystem / "run"
     if read_only:
         subprocess.run(["mount", "-o", "remount,ro", str(tiny_filesystem)], check=True)
-    code = main(["learn", "--steps", "20", "--frames", "0", "--grid", "64", "--device", "cpu", "--out", str(out)])
+    elif command == "tabular train":  # a model that fits, then filler: the next result finds no room
+        (tiny_filesystem / "filler").write_bytes(b"\0" * (60 * 1024))
+    code = main(FULL_DISK_COMMANDS[command] + ["--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and str(tiny_filesystem) in err[0] and "Traceback" not in err[0], err
     reason = "Read-only file system" if read_only else "No space left on device"
     assert reason in err[0]
     leftovers = [p.name for p in tiny_filesystem.rglob("*") if p.is_file()]
     assert all(not name.startswith(".") for name in leftovers), leftovers  # no temporary left behind
+
+
+def test_a_folder_link_planted_in_the_output_is_replaced_not_followed(tmp_path):
+    if not SQUEEZENET.is_file():
+        pytest.skip("shared SqueezeNet weights not present")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "layers").symlink_to(victim, target_is_directory=True)
+    argv = ["weights", "--model", "squeezenet1_1", "--weights", str(SQUEEZENET), "--layer", "features.0",
+            "--noise-size", "16", "--out", str(out)]
+    assert main(argv) == 0
+    assert list(victim.iterdir()) == []  # nothing written through the link
+    assert not (out / "layers").is_symlink() and any((out / "layers").iterdir())

@@ -120,6 +120,19 @@ def atomic_files() -> Iterator[AtomicFiles]:
         raise
 
 
+def result_folder(path: str | Path) -> Path:
+    """A folder deepvis makes inside an output folder (weights' layers/, a sweep's runs): a link
+    planted in its place is replaced by a real folder, never followed, as for result files."""
+    path = Path(path)
+    try:
+        if path.is_symlink():
+            path.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_error(path, error) from None
+    return path
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from deepvis import DeepvisError
+from deepvis.files import result_folder
 from deepvis.digits.data import load_split
 from deepvis.digits.nets import MLPSpec, MLPStack
 from deepvis.digits.report import write_json
@@ -79,7 +80,8 @@ def run_sweep(plan: SweepPlan, out: Path, on_run: Callable[[dict], None] | None 
     plan.check()
     out = Path(out)
     key, data = plan.key(), load_split()
-    settings_folder(out, key).mkdir(parents=True, exist_ok=True)
+    result_folder(out / "runs")
+    result_folder(settings_folder(out, key))
     runs: dict[tuple[int, int], dict] = {}
     for hidden in plan.hiddens:
         for seed in plan.seeds:

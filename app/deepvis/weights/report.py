@@ -8,7 +8,7 @@ import numpy as np
 from torch import nn
 
 from deepvis import DeepvisError
-from deepvis.files import write_json_atomic
+from deepvis.files import result_folder, write_json_atomic
 from deepvis.weights.colors import tile, upscale
 from deepvis.weights.figures import save_figure, save_rgb
 from deepvis.weights.histograms import histogram_figure
@@ -40,7 +40,7 @@ def write_report(model: nn.Module, out: Path, only: list[str] | None = None, noi
         raise DeepvisError("the model has no conv or linear layers")
     chosen = [find_weight_layer(layers, name) for name in only] if only else layers
     out.mkdir(parents=True, exist_ok=True)
-    (out / "layers").mkdir(exist_ok=True)
+    result_folder(out / "layers")
     files, described = [], []
     weights = {layer.path: weights_of(model, layer) for layer in chosen}
     first = layers[0]
