@@ -94,14 +94,22 @@ def test_a_wrong_input_is_one_line_before_any_work(case, tmp_path, monkeypatch, 
     assert sorted(tmp_path.rglob("*")) == before  # nothing written
 
 
-def test_a_sweep_with_other_settings_keeps_the_runs_stored(tmp_path, capsys):
+def test_a_sweep_with_other_settings_keeps_the_runs_stored(tmp_path, capsys, caplog):
     def sweep(epochs: int) -> str:
         assert main(["digits", "sweep", "--hidden", "3", "--seeds", "1", "--epochs", str(epochs),
                      "--out", str(tmp_path)]) == 0
         return capsys.readouterr().out
 
     sweep(1)
-    sweep(2)  # into the same folder: its run is kept beside the first, not over it
+    assert "other settings" not in caplog.text
+    sweep(2)  # into the same folder: its run is kept beside the first, not over it, and that is said
+    assert "also holds runs made with other settings" in caplog.text
     runs = [json.loads(path.read_text()) for path in tmp_path.rglob("h3_s0.json")]
     assert sorted(run["key"]["settings"]["epochs"] for run in runs) == [1, 2]
     assert "1 run(s) were already done (resumed)" in sweep(1)
+
+
+def test_bench_refuses_a_unit_the_layer_does_not_have(capsys):
+    assert main(["bench", "--unit", "99999", "--backprop", "deconv", "--frames", "2", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--unit 99999" in err[0] and "units 0-" in err[0], err

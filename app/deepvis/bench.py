@@ -27,6 +27,7 @@ from deepvis import DeepvisError
 from deepvis.device import sync_device
 from deepvis.paths import SAMPLE_VIDEO
 from deepvis.live.pipeline import Pipeline, ViewState
+from deepvis.render import as_maps
 from deepvis.sources import open_source
 from deepvis.zoo import Layer, LoadedModel
 
@@ -85,6 +86,9 @@ def run_bench(loaded: LoadedModel, layer: Layer, frames: int = 100, source: str 
         pipeline = Pipeline(loaded)
         view = ViewState(layer=layer.name, unit=unit)
         x = pipeline.probe.preprocess(src.latest().rgb)
+        width = as_maps(pipeline.probe.forward(x, only=[layer.name]).activations[layer.name]).shape[0]
+        if not 0 <= unit < width:  # before any timing: a unit that does not exist times nothing real
+            raise DeepvisError(f"--unit {unit}: layer {layer.name} has units 0-{width - 1}")
 
         def bare_forward():
             with torch.no_grad():

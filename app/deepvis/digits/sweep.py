@@ -6,6 +6,7 @@ settings keeps its runs beside these; the seeds of one hidden size train togethe
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from deepvis.digits.nets import MLPSpec, MLPStack
 from deepvis.digits.report import write_json
 from deepvis.digits.train import SGDSettings, train_mlps
 from deepvis.weights.figures import new_figure, save_figure
+
+log = logging.getLogger("deepvis.digits")
 
 # "What does a neural network even learn?": full MNIST, 784-H-10 sigmoid, Nielsen's SGD.
 ARTICLE_ACCURACY = {10: 0.9343, 5: 0.8665, 4: 0.8373, 3: 0.5875, 2: 0.2280}
@@ -81,7 +84,11 @@ def run_sweep(plan: SweepPlan, out: Path, on_run: Callable[[dict], None] | None 
     out = Path(out)
     key, data = plan.key(), load_split()
     result_folder(out / "runs")
-    result_folder(settings_folder(out, key))
+    here = result_folder(settings_folder(out, key))
+    others = sorted(p.name for p in (out / "runs").iterdir() if p.is_dir() and p != here)
+    if others:  # said, not overwritten: each set of settings keeps its own runs
+        log.warning("%s also holds runs made with other settings (%s); they are kept, and these go to %s",
+                    out / "runs", ", ".join(others), here.name)
     runs: dict[tuple[int, int], dict] = {}
     for hidden in plan.hiddens:
         for seed in plan.seeds:
