@@ -355,6 +355,9 @@ def test_the_mode_trains_then_a_click_shows_a_neuron_and_a_row_colours_the_netwo
     summary = result.layers[1]
     assert "h2[5]" in mode.neuron_title.text()
     assert sorted(mode.bars.order) == sorted(result.table.variables)
+    # Sorted by the mean |attribution|, which a signed mean can only fall short of (effects cancel).
+    assert np.all(result.layers[1].mean_abs + 1e-9 >= np.abs(result.layers[1].mean))
+    assert mode.bars.order[0] == result.layers[1].variables[int(np.argmax(result.layers[1].mean_abs[5]))]
     top = [int(mode.top_table.item(i, 1).text()) for i in range(mode.top_table.rowCount())]
     assert len(top) == 9 and np.allclose(summary.values[top, 5], np.sort(summary.values[:, 5])[::-1][:9])
 

@@ -337,6 +337,7 @@ class LayerSummary:
     variables: list[str]
     per_row: np.ndarray  # rows x neurons x variables, every row of the table
     mean: np.ndarray  # neurons x variables, the signed mean over the test rows
+    mean_abs: np.ndarray  # neurons x variables, the mean |attribution|: effects of both signs do not cancel
     values: np.ndarray  # rows x neurons
     baseline_values: np.ndarray  # neurons
     influence: np.ndarray  # neurons
@@ -358,7 +359,9 @@ def summarize_layers(trained: TrainedTable, method: str = "ig", steps: int = DEF
         if method == "ig":
             complete = LayerAttribution(name, method, steps, result.variables, result.per_row[test], test_values,
                                         result.baseline_values).completeness_error()
-        out.append(LayerSummary(name, result.variables, result.per_row, result.per_row[test].mean(0), result.values,
+        test_rows = result.per_row[test]
+        out.append(LayerSummary(name, result.variables, result.per_row, test_rows.mean(0),
+                                np.abs(test_rows).mean(0), result.values,
                                 result.baseline_values, neuron_influence(trained.model, index, test_values), top,
                                 complete))
     return out

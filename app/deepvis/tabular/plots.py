@@ -11,6 +11,7 @@ from deepvis.files import atomic_path
 
 POSITIVE = "#2f6db5"
 NEGATIVE = "#c8372d"
+MAGNITUDE = "#c9ccd2"
 
 
 def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
@@ -24,7 +25,7 @@ def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
 
     variables = report["variables"]
     neurons = sorted(report["neurons"], key=lambda n: n["rank"])
-    limit = max(abs(v) for n in neurons for v in n["attributions"].values()) * 1.1 or 1.0
+    limit = max(abs(v) for n in neurons for v in n["mean_abs_attributions"].values()) * 1.1 or 1.0
     columns = min(columns, len(neurons))
     rows = math.ceil(len(neurons) / columns)
     height = 0.9 + 0.17 * len(variables)
@@ -34,7 +35,11 @@ def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
     y = np.arange(len(variables))
     for ax, neuron in zip(axes.flat, neurons):
         values = np.array([neuron["attributions"][v] for v in variables])
-        ax.barh(y, values, color=np.where(values >= 0, POSITIVE, NEGATIVE), height=0.75)
+        magnitudes = np.array([neuron["mean_abs_attributions"][v] for v in variables])
+        # Grey behind: the mean |attribution|, pointing the way of the signed mean, so that a
+        # variable whose effects cancel over the rows still shows how much it moves the neuron.
+        ax.barh(y, np.where(values >= 0, magnitudes, -magnitudes), color=MAGNITUDE, height=0.8)
+        ax.barh(y, values, color=np.where(values >= 0, POSITIVE, NEGATIVE), height=0.5)
         ax.set_xlim(-limit, limit)
         ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
         ax.axvline(0, color="#444444", lw=0.6)
@@ -51,7 +56,7 @@ def plot_neurons(report: dict, path: str | Path, columns: int = 4) -> Path:
               "ablation": "ablation"}[report["method"]]
     fig.suptitle(f"{report['table']}: what drives each neuron of {report['layer']}, most influential first\n"
                  f"{method} from the {report['baseline']} baseline, mean over {report['rows_averaged']} test rows; "
-                 "blue raises the neuron, red lowers it", fontsize=10)
+                 "blue raises the neuron, red lowers it; grey: mean |attribution|", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     path = Path(path)
     try:

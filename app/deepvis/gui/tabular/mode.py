@@ -455,9 +455,12 @@ class TabularMode(WorkerMode):
             values = summary.per_row[self.row, j]
             over = (f"row {self.row}, summing to {values.sum():.3f} = {summary.values[self.row, j]:.3f} − "
                     f"{summary.baseline_values[j]:.3f} (its value − its value at the low row)")
+            magnitudes = None
         else:
-            values, over = summary.mean[j], f"mean over {len(r.test_rows)} test rows"
-        self.bars.set_bars(summary.variables, values)
+            values, magnitudes = summary.mean[j], summary.mean_abs[j]
+            over = (f"mean over {len(r.test_rows)} test rows; grey: the mean absolute attribution, sorted by it "
+                    "(effects of both signs that cancel in the mean)")
+        self.bars.set_bars(summary.variables, values, magnitudes)
         value = f" · value for row {self.row}: {summary.values[self.row, j]:.3f}" if self.row is not None else ""
         self.neuron_title.setText(
             f"<b>{summary.name}[{j}]</b> · rank {rank} of {len(summary.influence)} by influence{value}<br>"

@@ -194,6 +194,11 @@ class AttributionBars(pg.PlotWidget):
         self.hideButtons()
         self.getViewBox().invertY(True)
         self.showGrid(x=True, y=False, alpha=0.15)
+        # Behind each signed bar, a grey one as long as the mean |attribution|: a variable whose effects
+        # cancel over the rows (a category that raises the neuron for some, lowers it for others) shows.
+        self.magnitudes = pg.BarGraphItem(x0=[], y=[], height=0.72, width=[], brush=pg.mkBrush(110, 114, 122, 110),
+                                          pen=pg.mkPen(None))
+        self.addItem(self.magnitudes)
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.7, width=[])
         self.addItem(self.bars)
         self.addItem(pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(QColor(120, 124, 132), width=1)))
@@ -205,18 +210,24 @@ class AttributionBars(pg.PlotWidget):
         """No neuron shown. (Not `clear`: pyqtgraph's PlotWidget sets its plot's clear() on the instance.)"""
         self.order = []
         self.bars.setOpts(x0=[], y=[], width=[], height=0.72)
+        self.magnitudes.setOpts(x0=[], y=[], width=[], height=0.72)
         self.getAxis("left").setTicks([[]])
 
-    def set_bars(self, variables: list[str], values: np.ndarray) -> None:
-        order = np.argsort(-np.abs(values), kind="stable")
-        values = values[order]
+    def set_bars(self, variables: list[str], values: np.ndarray, magnitudes: np.ndarray | None = None) -> None:
+        """Signed values as coloured bars; `magnitudes` (the mean |attribution|, >= |values|) as grey
+        bars behind them, pointing the same way, and the order (largest first) by them."""
+        magnitudes = np.abs(values) if magnitudes is None else np.maximum(magnitudes, np.abs(values))
+        order = np.argsort(-magnitudes, kind="stable")
+        values, magnitudes = values[order], magnitudes[order]
         self.order = [variables[i] for i in order]
         brushes = [pg.mkBrush(POSITIVE if v >= 0 else NEGATIVE) for v in values]
         y = np.arange(len(values))
-        self.bars.setOpts(x0=np.minimum(values, 0), y=y, width=np.abs(values), height=0.72, brushes=brushes,
+        self.bars.setOpts(x0=np.minimum(values, 0), y=y, width=np.abs(values), height=0.5, brushes=brushes,
                           pens=[pg.mkPen(None)] * len(values))
+        reach = np.where(values >= 0, magnitudes, -magnitudes)
+        self.magnitudes.setOpts(x0=np.minimum(reach, 0), y=y, width=magnitudes, height=0.72)
         self.getAxis("left").setTicks([[(i, _short(n)) for i, n in enumerate(self.order)]])
-        limit = float(np.abs(values).max(initial=0)) * 1.08 or 1.0
+        limit = float(magnitudes.max(initial=0)) * 1.08 or 1.0
         self.setXRange(-limit, limit, padding=0)
         self.setYRange(-0.6, len(values) - 0.4, padding=0)
 
