@@ -8,12 +8,9 @@ unit. All torch work runs on the mode's own worker thread, cancellable between s
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -23,9 +20,9 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout
                              QPushButton, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from deepvis import DeepvisError
-from deepvis.jobs import Cancelled, Job
 from deepvis.jobstate import JobState
 from deepvis.dream.keys import KEYS
+from deepvis.gui.dream.jobs import ClassesShown, DreamShown, classes_job, dream_job
 from deepvis.gui.jobs import JobWorker
 from deepvis.gui.mode import ModeContext, WorkerMode
 from deepvis.gui.panes import ImagePane
@@ -33,15 +30,6 @@ from deepvis.gui.panes import ImagePane
 MAX_SIDE = 400  # an opened image is shrunk to this longer side: a dream of it takes seconds, not minutes
 SAMPLE = "chelsea.png"  # what the mode dreams when first shown with nothing sent to it
 DEFAULT_LAYER = "default"  # the combo's entry for the model's own dream layer
-
-
-@dataclass
-class ClassesShown:
-    """A gallery made on the worker, with its contact sheet."""
-
-    gallery: object  # deepvis.dream.classes.Gallery
-    sheet: np.ndarray
-    model: str
 
 
 def shrink(rgb: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
@@ -52,57 +40,6 @@ def shrink(rgb: np.ndarray, side: int = MAX_SIDE) -> np.ndarray:
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-
-
-@dataclass
-class DreamShown:
-    """A finished dream with the model and the input it was made from (what Save writes)."""
-
-    result: Any  # deepvis.dream.deepdream.DreamResult
-    model: str
-    input_name: str
-    layers: tuple[str, ...] = ()  # the model's layers, for the layer box (a "start" report may be dropped)
-
-
-def dream_job(get_model, rgb: np.ndarray, input_name: str, layer_name: str | None, unit: int | None, settings):
-    def job(job: Job):
-        from deepvis.dream.deepdream import dream, dream_layer
-
-        loaded = get_model()
-        layer = dream_layer(loaded, layer_name)
-        job.report(("start", loaded.name, layer.name, [l.name for l in loaded.layers]))
-        records = []
-
-        def on_octave(index, record, image):
-            # Every octave's record so far: only the newest report is shown (latest wins), and it
-            # still names them all.
-            records.append(record)
-            job.report(("octave", index, list(records), image))
-        result = dream(loaded, rgb, layer, unit, settings, progress=job.progress, cancel=job.should_stop,
-                       on_octave=on_octave)
-        if result is None:
-            raise Cancelled
-        return DreamShown(result, loaded.name, input_name, tuple(l.name for l in loaded.layers))
-    return job
-
-
-def classes_job(get_model, name: str, seeds: int, steps: int):
-    def job(job: Job):
-        from deepvis.dream.classes import ClassSettings, class_gallery, find_class
-        from deepvis.dream.sheet import contact_sheet
-
-        loaded = get_model()
-        settings = ClassSettings(steps=steps, size=loaded.card.input_size)
-        target = find_class(loaded.labels, name)
-        job.report(("classes", loaded.labels[target], seeds))
-        # Measured as the command line measures them: the PNGs re-read from disk.
-        with tempfile.TemporaryDirectory(prefix="deepvis-classes-") as folder:
-            gallery = class_gallery(loaded, target, range(seeds), Path(folder), settings,
-                                    progress=job.progress, cancel=job.should_stop)
-        if gallery is None:
-            raise Cancelled
-        return ClassesShown(gallery, contact_sheet(gallery.images, gallery.captions()), loaded.name)
-    return job
 
 
 class DreamMode(WorkerMode):

@@ -7,7 +7,6 @@ result re-renders the grid. The worker runs only while this mode is visible.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,6 @@ from deepvis.gui.live.source_switch import SourceSwitch
 from deepvis.gui.live.unit_panel import UnitPanel
 from deepvis.gui.live.worker import Delivery, ModelInfo, PipelineWorker
 from deepvis.gui.controls import column
-
-log = logging.getLogger("deepvis.gui")
 
 PANE_NAMES = ("input", "grid", "unit", "backprop", "predictions", "unit panel")
 
