@@ -146,6 +146,7 @@ def test_compare_measures_smoothness_and_matches_units(tmp_path):
     runs = result["runs"]
     assert runs["randn"]["roughness"] > runs["scaled_l2"]["roughness"]
     assert sorted(p["scaled_l2"] for p in result["pairs"]) == list(range(8))
+    assert all(p["alike"] == (p["cosine"] >= result["match_threshold"]) for p in result["pairs"])
     assert (tmp_path / "compare.png").is_file()
     rng = np.random.default_rng(0)
     a = rng.normal(size=(5, 784))

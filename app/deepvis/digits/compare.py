@@ -31,6 +31,11 @@ def roughness(w1: np.ndarray) -> np.ndarray:
     return (dx + dy) / 2 / np.abs(images).mean(axis=(1, 2)).clip(min=1e-12)
 
 
+# Below this cosine a pair is only the closest the assignment could find, not one feature learned
+# twice: the figure and compare.json say which pairs are alike.
+MATCH_THRESHOLD = 0.5
+
+
 def match_units(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For hidden weights a, b (H x 784): the permutation of b that best matches a (Hungarian, on the
     cosine similarity) and each pair's cosine."""
@@ -72,7 +77,8 @@ def run_compare(hidden: int, out: Path, l2: float = DEFAULT_L2, seed: int = 0,
                         "train_accuracy": r["train_accuracy"], "roughness": float(r["roughness"].mean()),
                         "roughness_per_unit": [round(float(v), 4) for v in r["roughness"]]}
                  for name, r in runs.items()},
-        "pairs": [{"randn": i, "scaled_l2": int(j), "cosine": round(float(c), 4)}
+        "match_threshold": MATCH_THRESHOLD,
+        "pairs": [{"randn": i, "scaled_l2": int(j), "cosine": round(float(c), 4), "alike": bool(c >= MATCH_THRESHOLD)}
                   for i, (j, c) in enumerate(zip(order, cosine))],
     }
     write_json(out / "compare.json", result)
@@ -86,7 +92,7 @@ def compare_figure(runs: dict, order: np.ndarray, cosine: np.ndarray):
     n = len(order)
     pair_cols = min(6, n)
     pair_rows = -(-n // pair_cols)
-    figure = new_figure(2.3 * pair_cols + 0.3, 1.35 * pair_rows + 1.3)
+    figure = new_figure(2.3 * pair_cols + 0.3, 1.35 * pair_rows + 1.6)
     outer = figure.add_gridspec(pair_rows, pair_cols, wspace=0.14, hspace=0.45)
     for i, j in enumerate(order):
         pair = outer[divmod(i, pair_cols)].subgridspec(1, 2, wspace=0.04)
@@ -95,12 +101,17 @@ def compare_figure(runs: dict, order: np.ndarray, cosine: np.ndarray):
             ax.imshow(unit_image(w), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(label if k == 0 else f"{label} cos {cosine[i]:+.2f}", fontsize=7, loc="left")
+            alike = "" if cosine[i] >= MATCH_THRESHOLD else " (unlike)"
+            ax.set_title(label if k == 0 else f"{label} cos {cosine[i]:+.2f}{alike}", fontsize=7, loc="left")
+    alike = int((cosine >= MATCH_THRESHOLD).sum())
+    pairs = (f"{alike} of {n} pairs alike (cosine >= {MATCH_THRESHOLD}); the others are only the closest "
+             "assignment" if alike else f"no pair alike (every cosine < {MATCH_THRESHOLD}): the two runs learned "
+             "different features; pairs shown by the closest assignment")
     figure.suptitle(
         f"left: randn init, no L2 (test {a['test_accuracy']:.1%}, roughness {a['roughness'].mean():.2f})   "
         f"right: randn/sqrt(n) + L2 {b['spec'].l2:g} (test {b['test_accuracy']:.1%}, "
-        f"roughness {b['roughness'].mean():.2f})\npairs matched by weight similarity; roughness = mean |neighbour "
+        f"roughness {b['roughness'].mean():.2f})\n{pairs}\nroughness = mean |neighbour "
         f"difference| / mean |weight| (noise {NOISE_ROUGHNESS:.2f}); blue +, red -, each image on its own scale",
         fontsize=8.5)
-    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.85 / (1.35 * pair_rows + 1.3))
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 1.15 / (1.35 * pair_rows + 1.6))
     return figure
