@@ -58,6 +58,16 @@ def wait_until(predicate, timeout=WAIT):
         time.sleep(0.005)
 
 
+def endless_job(started: threading.Event):
+    """A job that runs until cancelled, setting `started` first."""
+    def endless(job):
+        started.set()
+        while True:
+            job.checkpoint()
+            time.sleep(0.001)
+    return endless
+
+
 @pytest.fixture
 def runner():
     recorder = Recorder()
@@ -84,12 +94,7 @@ def test_a_job_reports_progress_and_returns_then_ends(runner):
 def test_a_new_job_cancels_the_running_one_which_returns_nothing(runner):
     runner, heard = runner
     started = threading.Event()
-
-    def endless(job):
-        started.set()
-        while True:
-            job.checkpoint()
-            time.sleep(0.001)
+    endless = endless_job(started)
     first = runner.submit(endless)
     assert started.wait(WAIT)
     second = runner.submit(lambda job: "second")
@@ -158,12 +163,7 @@ def test_stop_cancels_the_running_job_and_ends_the_thread():
     heard = Recorder()
     runner = JobRunner("test", heard)
     started = threading.Event()
-
-    def endless(job):
-        started.set()
-        while True:
-            job.checkpoint()
-            time.sleep(0.001)
+    endless = endless_job(started)
     runner.set_active(True)
     runner.submit(endless)
     assert started.wait(WAIT)

@@ -194,6 +194,10 @@ class JobRunner:
             self._token += 1
             self._pending = None
             self._condition.notify_all()
+        return self.join(timeout)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has (or never started)."""
         if self._thread is not None:
             self._thread.join(timeout)
         return not self.is_running()

@@ -16,6 +16,18 @@ def open_model(config: Config):
     return loaded
 
 
+def open_named_model(name: str, config: Config, weights: str | None = None):
+    """A model the user picked (a menu, not the command line): no fallback to the embedded default
+    when it cannot load (the caller keeps what it shows and says why); the configured displayed
+    layers when it is the configured model."""
+    from deepvis.zoo import load_model
+
+    loaded = load_model(name, weights, config.device, fallback=False)
+    if config.layers and name == config.model:
+        loaded.with_layers(config.layers)
+    return loaded
+
+
 def pick_layer(loaded, name: str | None):
     """The layer to show, added to the displayed layers when given as a module path."""
     layer = loaded.find_layer(name) if name else loaded.default_layer()

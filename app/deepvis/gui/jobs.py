@@ -119,7 +119,8 @@ class JobWorker(QObject):
         self.busy = False
 
     def wait(self, timeout_ms: int = 60000) -> bool:
-        return self.runner.stop(timeout_ms / 1000) if self.runner.is_running() else True
+        """QThread's name for joining the thread: WorkerMode.shutdown calls it after stop()."""
+        return self.runner.join(timeout_ms / 1000)
 
     # -- the runner's side (worker thread) ------------------------------------------------------
 

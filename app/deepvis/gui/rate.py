@@ -16,12 +16,10 @@ class FrameRate:
         self.window = window
         self._times: deque[float] = deque()
         self.latency_ms = 0.0
-        self.frames = 0
 
     def displayed(self, now: float) -> None:
         """A frame was handed to the panes at `now` (perf_counter seconds)."""
         self._times.append(now)
-        self.frames += 1
         while len(self._times) > 2 and self._times[0] <= now - self.window:
             self._times.popleft()
 

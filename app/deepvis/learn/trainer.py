@@ -174,13 +174,9 @@ class Trainer:
             x, y = self._next_batch()
             objective = net.backward(x, y, s.l1, s.l2)
             self.step_count += 1
-            if guarded:
-                accepted = self._guard(objective)
-                rate, momentum = self._rate * accepted, s.momentum * accepted
-            else:
-                rate, momentum = s.learning_rate, s.momentum
+            rate = self._rate * self._guard(objective) if guarded else s.learning_rate
             if s.optimizer == "sgd":
-                self._velocity.mul_(momentum).sub_(net.grad * rate)
+                self._velocity.mul_(s.momentum).sub_(net.grad * rate)
                 net.flat.add_(self._velocity)
                 continue
             self._adam_steps += 1
@@ -192,17 +188,24 @@ class Trainer:
 
     def _guard(self, objective: torch.Tensor) -> torch.Tensor:
         """1.0 when the last full-batch step lowered the objective (measured now, at its result),
-        else 0.0: its weights go back, and this step, whose gradient is the rejected point's,
-        moves nothing and drops the momentum; the next one retries from there at half the rate.
-        A tensor on the device, so that no step waits for the host."""
-        net = self.network
+        else 0.0: that step is undone, and this one, whose gradient is the rejected point's,
+        moves nothing; the next one retries from there at half the rate. A tensor on the device,
+        so that no step waits for the host."""
         accepted = objective <= self._previous_objective
-        net.flat.copy_(torch.where(accepted, net.flat, self._previous))
-        self._previous.copy_(net.flat)
+        self._undo_where(~accepted)
+        self._previous.copy_(self.network.flat)
         self._previous_objective.copy_(torch.where(accepted, objective, self._previous_objective))
         grown = (self._rate * GROWTH).clamp_max_(self.settings.learning_rate)
-        self._rate.copy_(torch.where(accepted, grown, self._rate * 0.5))
+        self._rate.copy_(torch.where(accepted, grown, self._rate))
         return accepted.to(objective.dtype)
+
+    def _undo_where(self, rejected: torch.Tensor) -> None:
+        """Where `rejected` (a 0-dim bool tensor): the last accepted weights back, the rate halved
+        and SGD's momentum dropped."""
+        net = self.network
+        net.flat.copy_(torch.where(rejected, self._previous, net.flat))
+        self._rate.copy_(torch.where(rejected, self._rate * 0.5, self._rate))
+        self._velocity.mul_(~rejected)
 
     @torch.no_grad()
     def measure(self) -> Snapshot:
@@ -223,11 +226,8 @@ class Trainer:
     def _settle(self) -> None:
         """Undo the last full-batch step if it raised the objective, as the next step would: a
         measure never shows a point that training is about to leave."""
-        s, net = self.settings, self.network
-        rejected = net.objective(self.x_train, self.y_train, s.l1, s.l2) > self._previous_objective
-        net.flat.copy_(torch.where(rejected, self._previous, net.flat))
-        self._rate.copy_(torch.where(rejected, self._rate * 0.5, self._rate))
-        self._velocity.mul_(~rejected)
+        s = self.settings
+        self._undo_where(self.network.objective(self.x_train, self.y_train, s.l1, s.l2) > self._previous_objective)
 
     def advance(self, steps: int) -> Snapshot | None:
         """Train `steps` steps and measure; None (and `failure` set) when the loss stopped being finite."""

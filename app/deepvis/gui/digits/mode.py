@@ -183,10 +183,7 @@ class DigitsMode(WorkerMode):
 
     def _start(self, name: str, job, view: str) -> None:
         self.views.setCurrentIndex(VIEWS.index(view))
-        had_image = view in self.figures and self.figures[view].has_image()
         self.state.start(view, name)
-        if view in self.figures and not had_image:
-            self.figures[view].set_placeholder(f"{name}…")  # not "press Compare (c)…" while it runs
         self.progress.emit(0, 0)
         self.worker.submit(job)
 
@@ -239,12 +236,15 @@ class DigitsMode(WorkerMode):
             return
         self.worker.cancel()
         self.progress.emit(0, -1)
-        view = self.state.job.kind
-        if view in self.figures and not self.figures[view].has_image():
-            self.figures[view].set_placeholder(self.state.placeholder(view))
 
     def _state_changed(self, state: JobState) -> None:
+        """Every transition: the status line, and what a figure without a picture yet says (the
+        job running, stopped or failed; never "press Compare (c)…" while it runs)."""
         self.context.show_message(state.message)
+        view = state.job.kind if state.job is not None else None
+        text = state.placeholder(view) if view in self.figures else None
+        if text is not None and not self.figures[view].has_image():
+            self.figures[view].set_placeholder(text)
 
     def previous_unit(self) -> None:
         if self.snapshot is not None:
@@ -313,9 +313,6 @@ class DigitsMode(WorkerMode):
     def job_failed(self, message: str) -> None:
         self.progress.emit(0, -1)
         self.state.fail(message)
-        view = self.state.job.kind
-        if view in self.figures and not self.figures[view].has_image():
-            self.figures[view].set_placeholder(self.state.placeholder(view))
 
     def job_returned(self, result) -> None:
         self.state.finish(result)

@@ -13,16 +13,8 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from deepvis.config import Config
 from deepvis.gui.background import BackgroundCall
+from deepvis.session import open_named_model
 from deepvis.zoo import LoadedModel, builtin_models
-
-
-def load_without_fallback(name: str, config: Config, weights: str | None = None) -> LoadedModel:
-    from deepvis.zoo import load_model
-
-    loaded = load_model(name, weights, config.device, fallback=False)
-    if config.layers and name == config.model:
-        loaded.with_layers(config.layers)
-    return loaded
 
 
 class ModelSwitch(QObject):
@@ -93,7 +85,7 @@ class ModelSwitch(QObject):
             self.switch(name, path)
 
     def _load(self, name: str, weights: str | None = None) -> LoadedModel:
-        return load_without_fallback(name, self.config, weights)
+        return open_named_model(name, self.config, weights)
 
     def _check(self, name: str) -> None:
         for action_name, action in self.actions.items():

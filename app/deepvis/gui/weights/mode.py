@@ -127,22 +127,20 @@ class WeightsMode(WorkerMode):
     def _open(self, model: str, weights: str | None) -> None:
         """Load a model in the background; one that cannot load (offline, say) keeps the shown one
         and says why, as Live's Model menu does: no other model's weights under its name."""
-        device, layers = self.config.device, self.config.layers if model == self.config.model else ()
+        config = self.config
         self.progress.emit(0, 0)
         self.context.show_message(f"weights: loading {model}…")
 
         def job(ctx):
+            from deepvis.session import open_named_model
             from deepvis.weights.layers import weight_layers
             from deepvis.weights.view import layer_view
-            from deepvis.zoo import load_model
 
-            loaded = load_model(model, weights, device, fallback=False)
-            if layers:
-                loaded.with_layers(layers)
-            layers_ = weight_layers(loaded.model)
+            loaded = open_named_model(model, config, weights)
+            layers = weight_layers(loaded.model)
             ctx.checkpoint()
-            first = layer_view(loaded.model, layers_[0], with_noise=True) if layers_ else None
-            ctx.report(("model", loaded, layers_, first))
+            first = layer_view(loaded.model, layers[0], with_noise=True) if layers else None
+            ctx.report(("model", loaded, layers, first))
         self.worker.submit(job)
 
     def select_layer(self, row: int) -> None:
