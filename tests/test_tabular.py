@@ -316,7 +316,7 @@ def mode(qtbot):
     from deepvis.gui.tabular.mode import TabularMode
 
     hints = []
-    context = ModeContext(Config(), lambda text: None, hints.append, lambda name: None, lambda name: None)
+    context = ModeContext(Config(), lambda text: None, hints.append, lambda name: None)
     widget = TabularMode(context)
     widget.hints = hints
     widget.epochs_box.setValue(25)

@@ -111,15 +111,16 @@ def test_weights_mode_hover_and_jump_to_live(qtbot):
     from deepvis.config import Config
     from deepvis.gui.mode import ModeContext
     from deepvis.gui.weights.mode import WeightsMode
+    from deepvis.live.share import LiveShare
     from deepvis.zoo import Layer
 
     messages, hints, selected = [], [], []
-    live = types.SimpleNamespace(
-        loaded=types.SimpleNamespace(name="squeezenet1_1", layers=(Layer("conv1", "features.0"),)),
-        model=types.SimpleNamespace(select_layer=lambda name: selected.append(name),
-                                    select_unit=lambda unit: selected.append(unit)))
+    live = LiveShare()
+    live.publish_model(types.SimpleNamespace(name="squeezenet1_1", layers=(Layer("conv1", "features.0"),)),
+                       copy_model=None)
+    live.unit_requested.connect(selected.extend)
     config = Config().replace(model="squeezenet1_1", weights=str(SQUEEZENET), device="cpu")
-    context = ModeContext(config, messages.append, hints.append, lambda name: live, lambda name: live)
+    context = ModeContext(config, messages.append, hints.append, lambda name: None, live=live)
     mode = WeightsMode(context)
     qtbot.addWidget(mode)
     mode.resize(1200, 700)

@@ -48,7 +48,7 @@ def main(out: Path) -> int:
     setup = LearnSetup(DataSettings(points=160), NetworkSpec())
     messages: list[str] = []
     context = ModeContext(Config().replace(device="cpu"), messages.append, lambda _text: None,
-                          lambda name: mode, lambda name: None, {"learn": setup})
+                          lambda name: mode, {"learn": setup})
     mode = LearnMode(context)
     mode.resize(1200, 760)
     mode.show()

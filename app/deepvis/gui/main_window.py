@@ -28,6 +28,7 @@ from deepvis.gui.modes import mode_class, mode_names, mode_title
 from deepvis.gui.mode import Mode, ModeContext
 from deepvis.gui.live.mode import LiveMode, LiveStart
 from deepvis.gui.panes import HelpOverlay
+from deepvis.live.share import LiveShare
 
 log = logging.getLogger("deepvis.gui")
 
@@ -47,8 +48,8 @@ class MainWindow(QMainWindow):
         options = dict(options or {})
         if loaded is not None and source is not None:
             options["live"] = LiveStart(loaded, source, layer, unit, message, model_loader, camera_mode)
-        self.context = ModeContext(config, self.show_message, self.show_hint, self.show_mode, self.find_mode,
-                                   options)
+        self.context = ModeContext(config, self.show_message, self.show_hint, self.show_mode, options,
+                                   LiveShare(open_live=lambda: self.find_mode("live") or self._create_mode("live")))
         self.modes: dict[str, Mode] = {}
         self._mode_entries: dict[str, list[QAction]] = {}  # each mode's menus and shared-menu entries
         self.current: Mode | None = None

@@ -15,6 +15,7 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QMenuBar, QWidget
 
 from deepvis.config import Config
+from deepvis.live.share import LiveShare
 
 
 @dataclass
@@ -25,8 +26,8 @@ class ModeContext:
     show_message: Callable[[str], None]  # one line in the shared status bar (logged too)
     show_hint: Callable[[str | None], None]  # a passing line (hover read-outs); None brings the message back
     show_mode: Callable[[str], "Mode"]  # bring another mode to the front (created if needed) and return it
-    find_mode: Callable[[str], "Mode | None"]  # another mode if it was created, without showing it
     options: dict[str, Any] = field(default_factory=dict)  # start-up options by mode name (from the command line)
+    live: LiveShare = field(default_factory=LiveShare)  # Live's model, frame and selection for the other modes
 
 
 class Mode(QWidget):

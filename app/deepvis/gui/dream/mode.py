@@ -181,11 +181,11 @@ class DreamMode(WorkerMode):
     def _model_getter(self):
         """A function for the worker that returns the model to dream with: a copy of Live's when
         there is a Live mode (the one the user is looking at), else one loaded from the config."""
-        live = self.context.find_mode("live")
-        if live is not None:
+        live = self.context.live
+        if live.loaded is not None:
             key = (id(live.loaded), live.loaded.name)
             if key != self._model_key or self._model_future is None:
-                self._model_key, self._model_future = key, live.worker.request_model_copy()
+                self._model_key, self._model_future = key, live.model_copy()
             future = self._model_future
             return lambda: future.result(timeout=60)
         config = self.context.config
@@ -206,16 +206,16 @@ class DreamMode(WorkerMode):
         amplify Live's selected layer and unit rather than the model's dream layer. Call it from the
         Live tab as `context.show_mode("dream").dream_from_live()`."""
         self._started = True
-        live = self.context.find_mode("live")
-        delivery = getattr(live, "last_delivery", None)
-        if delivery is None:
+        live = self.context.live
+        frame = live.frame
+        if frame is None:
             self.context.show_message("dream: no Live frame yet")
             return False
-        self.set_original(delivery.result.input_rgb.copy(), f"Live frame · {live.loaded.name}")
-        self._offer_layers([layer.name for layer in live.loaded.layers])
+        self.set_original(frame.rgb.copy(), f"Live frame · {frame.model_name}")
+        self._offer_layers(live.layer_names())
         if use_unit:
-            self.layer.setCurrentText(live.view.layer)
-            self.unit.setValue(live.view.unit)
+            self.layer.setCurrentText(live.layer)
+            self.unit.setValue(live.unit)
         else:
             self.layer.setCurrentText(DEFAULT_LAYER)
             self.unit.setValue(-1)

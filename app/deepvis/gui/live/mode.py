@@ -90,6 +90,9 @@ class LiveMode(WorkerMode):
         self.model.layers_changed.connect(lambda names: self.layer_bar.set_layers(names, self.view.layer))
         self.model.message.connect(self.context.show_message)
         self.model.requested.connect(self._on_request)
+        self.share = context.live
+        self.share.unit_requested.connect(self._on_unit_requested)
+        self.share.publish_model(self.loaded, self.worker.request_model_copy)
         self._on_view_changed(self.view, send=False)
         self.initial_message = start.message or self.loaded.message or f"{self.loaded.card.title} · {self.source.name}"
 
@@ -318,6 +321,7 @@ class LiveMode(WorkerMode):
         """Update what can be shown at once (labels, outline, unit panel) and tell the worker."""
         if send:
             self.worker.set_view(view)
+        self.share.publish_selection(view.layer, view.unit)
         zoom = self.model.display.zoom
         self.layer_bar.set_layers(self.model.layers, view.layer)
         self.grid_pane.set_selected(view.unit if zoom == "off" else None)
@@ -363,6 +367,7 @@ class LiveMode(WorkerMode):
         if delivery.model_name != self.loaded.name and self.model.unit_counts:
             return  # from the model just replaced
         self.last_delivery = delivery
+        self.share.publish_frame(result.input_rgb, delivery.model_name)
         self._latency_origin = delivery.frame_timestamp
         self.input_pane.set_array(result.input_rgb)
         self.input_pane.title = f"input · {delivery.frame_label}"
@@ -422,7 +427,14 @@ class LiveMode(WorkerMode):
     def _on_model_switched(self, loaded: LoadedModel) -> None:
         self.model.set_model([l.name for l in loaded.layers], loaded.default_layer().name)
         self.worker.set_model(loaded, self.view)
+        self.share.publish_model(loaded, self.worker.request_model_copy)
         self._show_model_store()
+
+    def _on_unit_requested(self, request: tuple[str, int]) -> None:
+        layer, unit = request
+        self.context.show_mode("live")
+        self.model.select_layer(layer)
+        self.model.select_unit(unit)
 
     def _show_model_store(self) -> None:
         from deepvis.unitvis.store import weights_fingerprint

@@ -212,28 +212,21 @@ class WeightsMode(WorkerMode):
         self.unit = unit
         self.tiles.set_selected(unit)
 
-    def live_layer_name(self, live) -> str | None:
-        """The Live mode's name for this layer's output, when Live displays it."""
-        path = self.view.layer.path
-        return next((layer.name for layer in live.loaded.layers if layer.path == path), None)
-
     def open_in_live(self, unit: int) -> None:
         """Show the unit in the Live mode (same model, a displayed layer), or say why not."""
         if self.view is None:
             return
         self.select_unit(unit)
-        live = self.context.find_mode("live") or self.context.show_mode("live")
+        live = self.context.live.open()
         path = self.view.layer.path
-        if live.loaded.name != self.model_name:
-            self.context.show_message(f"Live shows {live.loaded.name}, not {self.model_name}: "
+        if live.model_name != self.model_name:
+            self.context.show_message(f"Live shows {live.model_name}, not {self.model_name}: "
                                       f"{path}:{unit} cannot be shown there")
             return
-        name = self.live_layer_name(live)
+        name = live.layer_for_path(path)
         if name is None:
             self.context.show_message(f"{path} is not one of Live's displayed layers "
-                                      f"({' '.join(l.name for l in live.loaded.layers)})")
+                                      f"({' '.join(live.layer_names())})")
             return
-        self.context.show_mode("live")
-        live.model.select_layer(name)
-        live.model.select_unit(unit)
+        live.show_unit(name, unit)
         self.context.show_message(f"Live: {name}:{unit} (from weights {path})")
