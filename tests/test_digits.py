@@ -232,3 +232,33 @@ def test_small_cnn_filters_and_classes_from_noise(tmp_path):
         assert (tmp_path / name).is_file(), name
     with pytest.raises(DeepvisError):
         run_cnn(tmp_path, SGDSettings(epochs=1), digits=[11])
+
+    # The window's CNN tab says how good the network it shows is.
+    from deepvis.gui.digits.mode import cnn_title
+
+    title = cnn_title(metrics)
+    assert f"test {metrics['test_accuracy']:.1%}" in title and "after 1 epochs" in title
+
+
+def test_the_sweep_button_trains_the_sizes_in_its_box_and_refuses_a_bad_list(qtbot, monkeypatch):
+    from deepvis.config import Config
+    from deepvis.digits import sweep
+    from deepvis.gui.main_window import MainWindow
+
+    plans = []
+    monkeypatch.setattr(sweep, "run_sweep", lambda plan, out, **kw: plans.append(plan))
+    window = MainWindow(Config(), mode="digits")
+    qtbot.addWidget(window)
+    try:
+        mode = window.current
+        mode.stop()  # the training a first visit starts
+        mode.sweep_sizes.setText("5, 3 12")
+        mode.sweep()
+        qtbot.waitUntil(lambda: bool(plans), timeout=30000)
+        assert plans[-1].hiddens == (12, 5, 3) and "sweep 12 5 3" in window.message
+        qtbot.waitUntil(lambda: not mode.worker.busy, timeout=30000)
+        mode.sweep_sizes.setText("5 0")
+        mode.sweep()
+        assert not mode.worker.busy and window.message.startswith("sweep sizes '5 0'") and len(plans) == 1
+    finally:
+        window.shutdown()

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QLabel, QMenuBar, QPushButton, QSplitter, QTabWidget,
+from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QLabel, QLineEdit, QMenuBar, QPushButton, QSplitter, QTabWidget,
                              QVBoxLayout, QWidget)
 
+from deepvis import DeepvisError
+from deepvis.digits.choices import SWEEP_SIZES, parse_sizes
 from deepvis.gui.mode import ModeContext, WorkerMode
 from deepvis.gui.panes import ImagePane
 from deepvis.gui.jobs import FIGURE_MODULES, JobWorker
@@ -79,9 +81,11 @@ def figure_job(kind: str, run):
 
         # Progress on its own channel: a figure report is the newest state and must not be
         # replaced by a count before the window takes it (latest wins).
-        rgb = run(ctx.progress, lambda figure: ctx.report((kind, figure_rgb(figure), None, None)))
-        if rgb is not None:
-            ctx.report((kind, rgb, None, None))
+        rgb = run(ctx.progress, lambda figure: ctx.report((kind, figure_rgb(figure), None)))
+        if isinstance(rgb, tuple):  # a picture and the title that says what it shows
+            ctx.report((kind, *rgb))
+        elif rgb is not None:
+            ctx.report((kind, rgb, None))
     return job
 
 
@@ -109,8 +113,11 @@ class DigitsMode(WorkerMode):
         self.l2.setDecimals(2)
         self.epochs = spin_box(1, 500, 30)
         self.seed = spin_box(0, 10_000, 0)
+        self.sweep_sizes = QLineEdit(" ".join(map(str, SWEEP_SIZES)))
+        self.sweep_sizes.setToolTip("the hidden sizes Sweep (s) trains, 3 seeds each")
+        self.sweep_sizes.setMaximumWidth(130)
         bar = labelled_row((("hidden", self.hidden), ("init", self.init), ("L2", self.l2),
-                            ("epochs", self.epochs), ("seed", self.seed)))
+                            ("epochs", self.epochs), ("seed", self.seed), ("sweep sizes", self.sweep_sizes)))
         self.buttons = {}
         for key, text, slot in (("t", "Train", self.train), ("s", "Sweep", self.sweep),
                                 ("c", "Compare", self.compare), ("n", "CNN", self.cnn), ("x", "Stop", self.stop)):
@@ -120,7 +127,7 @@ class DigitsMode(WorkerMode):
             bar.addWidget(button)
             self.buttons[key] = button
         bar.addStretch(1)
-        for widget in (self.hidden, self.init, self.l2, self.epochs, self.seed):
+        for widget in (self.hidden, self.init, self.l2, self.epochs, self.seed, self.sweep_sizes):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
         self.tiles = TilesPane("hidden units' weights", placeholder="press Train (t) to train an MLP")
@@ -145,7 +152,7 @@ class DigitsMode(WorkerMode):
         training.setSizes([950, 420])
 
         self.figures = {kind: ImagePane(kind, smooth=True, placeholder=text) for kind, text in (
-            ("sweep", "press Sweep (s): test accuracy against hidden size (30 10 5 4 3 2, 3 seeds)"),
+            ("sweep", "press Sweep (s): test accuracy against the sweep sizes (3 seeds each)"),
             ("compare", "press Compare (c): randn init without L2 against randn/sqrt(n) with L2"),
             ("cnn", "press CNN (n): a small CNN's filters, its filters on noise, digits from noise"))}
         self.views = QTabWidget()
@@ -196,12 +203,18 @@ class DigitsMode(WorkerMode):
         from deepvis.digits.sweep import SweepPlan, run_sweep, sweep_figure
         from deepvis.digits.nets import MLPSpec
 
-        plan = SweepPlan((30, 10, 5, 4, 3, 2), (0, 1, 2), MLPSpec(30), self.settings())
+        try:
+            sizes = parse_sizes(self.sweep_sizes.text())
+        except DeepvisError as error:
+            self.context.show_message(str(error))
+            return
+        plan = SweepPlan(sizes, (0, 1, 2), MLPSpec(sizes[0]), self.settings())
         out = cache_dir() / "gui" / "sweep"
 
         def run(step, show):
             run_sweep(plan, out, on_step=step, on_summary=lambda summary: show(sweep_figure(summary)))
-        self._start("hidden-size sweep (resumes where it stopped)", figure_job("sweep", run), "sweep")
+        self._start(f"hidden-size sweep {' '.join(map(str, sizes))} (resumes where it stopped)",
+                    figure_job("sweep", run), "sweep")
 
     def compare(self) -> None:
         from deepvis.digits.compare import DEFAULT_L2, run_compare
@@ -226,8 +239,9 @@ class DigitsMode(WorkerMode):
             from deepvis.digits.cnn import run_cnn
             from deepvis.digits.train import SGDSettings
 
-            run_cnn(out, SGDSettings(epochs=4, batch_size=16, lr=0.05), seed, noise_seeds=3, steps=150, on_step=step)
-            return _read_rgb(out / "cnn.png")
+            metrics = run_cnn(out, SGDSettings(epochs=4, batch_size=16, lr=0.05), seed, noise_seeds=3, steps=150,
+                              on_step=step)
+            return _read_rgb(out / "cnn.png"), cnn_title(metrics)
         self._start("training the small CNN", figure_job("cnn", run), "cnn")
 
     def stop(self) -> None:
@@ -260,11 +274,10 @@ class DigitsMode(WorkerMode):
         if isinstance(result, TrainingSnapshot):
             self._show_training(result)
         elif result is not None:
-            kind, rgb, done, total = result
+            kind, rgb, title = result
             if rgb is not None:
                 self.figures[kind].set_array(rgb)
-            if done is not None:
-                self.progress.emit(done, total)
+            self.figures[kind].title = title or kind
 
     def _show_training(self, snap: TrainingSnapshot) -> None:
         self.snapshot = snap
@@ -343,6 +356,17 @@ class DigitsMode(WorkerMode):
 
     def ready(self) -> bool:
         return self.snapshot is not None and self.snapshot.epoch >= 1
+
+
+def cnn_title(metrics: dict) -> str:
+    """What the CNN tab's figure shows, with the accuracy of the network it shows."""
+    title = (f"small CNN · test {metrics['test_accuracy']:.1%}, train {metrics['train_accuracy']:.1%} "
+             f"after {metrics['epochs_done']} epochs")
+    noise = metrics.get("classes_from_noise")
+    if noise:
+        title += (f" · digits from noise: mean p {noise['mean_probability']:.2f}, nearest training digit "
+                  f"the same {noise['nearest_is_same_digit']:.0%}")
+    return title
 
 
 def _read_rgb(path) -> np.ndarray | None:
