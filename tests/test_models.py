@@ -25,6 +25,8 @@ def test_embedded_model_predicts_the_right_class(lite0, image, label):
     result = Probe(lite0)(read_image(SAMPLE_IMAGES / image))
     assert result.top[0].label == label
     assert len(result.top) == 5
+    # The label is the property; p > 0.3 says it is no near-tie (measured 0.94 coffee, 0.40 chelsea,
+    # whose next class is another cat).
     assert result.top[0].prob > 0.3
     probs = [p.prob for p in result.top]
     assert probs == sorted(probs, reverse=True)
@@ -35,7 +37,7 @@ def test_torchvision_squeezenet_with_local_weights_predicts_espresso():
     loaded = load_model("squeezenet1_1", weights=SHARED_SQUEEZENET, device="cpu")
     result = Probe(loaded)(read_image(SAMPLE_IMAGES / "coffee.png"))
     assert result.top[0].label == "espresso"
-    assert result.top[0].prob > 0.8
+    assert result.top[0].prob > 0.8  # measured 0.986
     assert [layer.name for layer in loaded.layers][-1] == "prob"
 
 
