@@ -1,5 +1,6 @@
 """Tabular: tables and their errors, training, attributions for every neuron at once (completeness,
-the same numbers as one neuron at a time), the commands' files, and the mode offscreen."""
+the same numbers as one neuron at a time), the commands' files and figures. The window's tests
+are in test_tabular_window.py, its view model's in test_tabular_view_model.py."""
 
 from __future__ import annotations
 
@@ -306,135 +307,81 @@ def test_train_then_explain_write_their_files(tmp_path, capsys):
     assert "no such layer" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- the mode
+def test_an_id_column_is_named_in_one_warning_that_says_to_drop_it(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = [f"{1000 + i},{x:.4f},{int(x > 0)}" for i, x in enumerate(rng.normal(size=40))]
+    path = write(tmp_path, "customer,x,y\n" + "\n".join(rows) + "\n")
+    argv = ["tabular", "train", "--csv", str(path), "--target", "y", "--epochs", "2", "--quiet", "--out"]
+    assert tabular(argv + [str(tmp_path / "m")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "column 'customer'" in warnings[0] and "like an id" in warnings[0]
+    assert "--drop customer" in warnings[0]
+    assert tabular(argv + [str(tmp_path / "m2"), "--drop", "customer"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # Whole numbers that repeat, or few rows, are not ids: none of the bundled tables warns.
+    assert all(not load_table(data=name).id_like for name in ("wine", "breast_cancer", "diabetes", "iris"))
+    assert not load_csv(str(write(tmp_path, MIXED)), "price").id_like  # 8 rows: weights 9..14 all differ
 
 
-@pytest.fixture
-def mode(qtbot):
-    from deepvis.config import Config
-    from deepvis.gui.mode import ModeContext
-    from deepvis.gui.tabular.mode import TabularMode
-
-    hints = []
-    context = ModeContext(Config(), lambda text: None, hints.append, lambda name: None)
-    widget = TabularMode(context)
-    widget.hints = hints
-    widget.epochs_box.setValue(25)
-    widget.resize(1200, 800)
-    widget.show()
-    qtbot.addWidget(widget)
-    yield widget
-    widget.shutdown()
+def test_a_bundled_table_takes_categorical_and_dropped_columns_and_keeps_them_for_explain(tmp_path):
+    table = load_table(data="diabetes", categorical=["age"], drop=["bmi", "s1_tc"])
+    assert "bmi" not in table.variables and table.kinds["age"] == "categorical" and table.values["age"][0] == "59"
+    assert table.columns[:3] == ["age", "sex", "bmi"]  # every column, the dropped ones too, in order
+    with pytest.raises(DeepvisError, match="--drop weight: no such column in wine"):
+        load_table(data="wine", drop=["weight"])
+    model = tmp_path / "m"
+    assert tabular(["tabular", "train", "--data", "diabetes", "--drop", "bmi", "--epochs", "2", "--quiet",
+                    "--out", str(model)]) == 0
+    assert "bmi" not in open_trained(model).table.variables
 
 
-def neuron_point(widget, layer: int, neuron: int):
-    """Where a neuron is drawn, in the network view's viewport coordinates."""
-    from PyQt6.QtCore import QPointF
-
-    net = widget.network
-    scene = net.getViewBox().mapViewToScene(QPointF(layer + 1, float(net.positions[layer + 1][neuron])))
-    return net.mapFromScene(scene)
-
-
-def test_the_mode_trains_then_a_click_shows_a_neuron_and_a_row_colours_the_network(mode, qtbot):
-    from PyQt6.QtCore import Qt
-
-    progress = []
-    mode.progress.connect(lambda done, total: progress.append((done, total)))
-    assert not mode.ready()
-    mode.activate()  # trains the default table at once
-    qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
-    result = mode.result
-    assert result.table.name == "wine" and result.sizes == [13, 16, 8, 3]
-    assert any(total == 25 and done > 0 for done, total in progress) and progress[-1] == (0, -1)
-    assert mode.worker.isRunning() and mode.bars.order  # a neuron is shown at once
-
-    mode.network.repaint()
-    qtbot.mouseClick(mode.network.viewport(), Qt.MouseButton.LeftButton, pos=neuron_point(mode, 1, 5))
-    qtbot.waitUntil(lambda: (mode.layer, mode.neuron) == (1, 5), timeout=3000)
-    summary = result.layers[1]
-    assert "h2[5]" in mode.neuron_title.text()
-    assert sorted(mode.bars.order) == sorted(result.table.variables)
-    # Sorted by the mean |attribution|, which a signed mean can only fall short of (effects cancel).
-    assert np.all(result.layers[1].mean_abs + 1e-9 >= np.abs(result.layers[1].mean))
-    assert mode.bars.order[0] == result.layers[1].variables[int(np.argmax(result.layers[1].mean_abs[5]))]
-    top = [int(mode.top_table.item(i, 1).text()) for i in range(mode.top_table.rowCount())]
-    assert len(top) == 9 and np.allclose(summary.values[top, 5], np.sort(summary.values[:, 5])[::-1][:9])
-
-    mode.rows_view.selectRow(7)
-    qtbot.waitUntil(lambda: mode.row == 7, timeout=3000)
-    colours = mode.network._colors
-    assert [len(c) for c in colours] == [13, 16, 8, 3]
-    high = int(np.argmax(summary.values[:, 5]))
-    mode.select_row(high)  # the row that excites h2[5] most gives it the top colour
-    assert tuple(mode.network._colors[2][5]) == (255, 170, 0)
-    mode.set_row_bars(True)
-    assert "row" in mode.neuron_title.text()
-    before = mode.result.layers[1].mean[5].copy()
-    mode.method_box.setCurrentText("ablation")  # explained again, without retraining, the selection kept
-    qtbot.waitUntil(lambda: mode.result.method == "ablation", timeout=TIMEOUT)
-    assert (mode.layer, mode.neuron, mode.row) == (1, 5, high) and mode.result.table is result.table
-    assert not np.allclose(mode.result.layers[1].mean[5], before)
-    assert mode.handle_key("Down") and mode.neuron == 6
-    assert mode.handle_key("Right") and mode.layer == 2
-    assert "wine" in mode.status_text()
-
-    # Another table: nothing of wine's stays beside it while it trains.
-    mode.table_box.setCurrentText("diabetes")
-    mode.train()
-    assert mode.result is None and mode.bars.order == [] and mode.rows_model.rowCount() == 0
-    assert mode.top_table.rowCount() == 0 and "diabetes" in mode.summary.text()
-    qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
-    assert mode.result.table.name == "diabetes" and mode.rows_model.rowCount() == len(mode.result.table)
+def test_output_neurons_are_named_by_their_class_or_the_predicted_target(wine, tmp_path, capsys):
+    report = explain_layer(wine, "out", steps=8)
+    assert [n["label"] for n in report["neurons"]] == ["class_0", "class_1", "class_2"]
+    assert report["output_value"] == "logit" and "label" not in explain_layer(wine, "h2", steps=8)["neurons"][0]
+    trainer = Trainer(load_table(data="diabetes"), TrainSpec(epochs=2, hidden=(4,)))
+    trainer.save(tmp_path / "d")
+    assert tabular(["tabular", "explain", str(tmp_path / "d"), "--layer", "out", "--steps", "8"]) == 0
+    assert "neuron 0 predicted progression (rank 1)" in capsys.readouterr().out
+    report = json.loads((tmp_path / "d" / "neurons.json").read_text())
+    assert report["neurons"][0]["label"] == "predicted progression"
+    assert report["output_value"] == "standardized prediction"
 
 
-def test_the_mode_pauses_training_while_hidden(mode, qtbot):
-    mode._started = True  # no automatic training on activate
-    mode.activate()
-    mode.epochs_box.setValue(5000)
-    mode.train()
-    qtbot.waitUntil(lambda: len(mode.history) > 2, timeout=TIMEOUT)
-    mode.deactivate()
-    qtbot.wait(200)
-    count = len(mode.history)
-    qtbot.wait(300)
-    assert len(mode.history) <= count + 1 and mode.training
-    mode.activate()
-    qtbot.waitUntil(lambda: len(mode.history) > count + 3, timeout=TIMEOUT)
-    mode.stop_training()
-    qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
-    assert mode.result.stopped == "stopped" and mode.result.progress.epoch < 5000
+def texts_outside(fig) -> list[str]:
+    """The titles whose extent leaves the figure, and "tight bbox" when anything drawn does (tick
+    labels, variable names): matplotlib's tight bbox holds every drawn artist. Half a pixel of
+    rounding is allowed."""
+    fig.canvas.draw()
+    renderer, box = fig.canvas.get_renderer(), fig.bbox
+    out = []
+    for text in [fig.get_suptitle() and fig._suptitle] + [ax.title for ax in fig.axes if ax.axison]:
+        e = text.get_window_extent(renderer) if text else None
+        if e is not None and (e.x0 < box.x0 - 0.5 or e.y0 < box.y0 - 0.5 or e.x1 > box.x1 + 0.5
+                              or e.y1 > box.y1 + 0.5):
+            out.append(text.get_text())
+    tight, whole, pixel = fig.get_tightbbox(renderer), fig.bbox_inches, 0.5 / fig.dpi
+    if (tight.x0 < whole.x0 - pixel or tight.y0 < whole.y0 - pixel or tight.x1 > whole.x1 + pixel
+            or tight.y1 > whole.y1 + pixel):
+        out.append("tight bbox")
+    return out
 
 
-def test_a_bad_csv_in_the_mode_is_one_message(mode, qtbot, tmp_path):
-    messages = []
-    mode.message.connect(messages.append)
-    mode._started = True
-    mode.activate()
-    mode.use_csv(str(write(tmp_path, MIXED)), "nope")
-    qtbot.waitUntil(lambda: bool(messages) and "no such column" in messages[-1], timeout=TIMEOUT)
-    assert not mode.training and mode.result is None
+def test_no_text_of_neurons_png_is_clipped(wine, tmp_path):
+    from deepvis.tabular.plots import neuron_figure
 
-
-def test_typed_keys_in_a_focused_table_reach_the_window(qtbot):
-    """q, t, b... typed while a table has the focus go to the window's keys, not the table's search."""
-    from PyQt6.QtCore import Qt
-
-    from deepvis.config import Config
-    from deepvis.gui.main_window import MainWindow
-
-    window = MainWindow(Config().replace(device="cpu"), mode="tabular")
-    qtbot.addWidget(window)
-    window.show()
-    mode = window.current
-    try:
-        qtbot.waitUntil(mode.ready, timeout=TIMEOUT)
-        mode.rows_view.setFocus()
-        assert not mode.show_row_bars
-        qtbot.keyClick(mode.rows_view, "b")
-        assert mode.show_row_bars  # the mode's key, from the focused table
-        qtbot.keyClick(mode.rows_view, Qt.Key.Key_Down)  # the table keeps its own navigation
-        qtbot.keyClick(mode.rows_view, "q")
-        assert not window.isVisible()  # q quits from anywhere, as File > Quit
-    finally:
-        window.shutdown()
+    diabetes = Trainer(load_table(data="diabetes"), TrainSpec(epochs=2, hidden=(3,)))
+    long_names = [f"{c},{v},{'a remarkably long class name' if c > 0 else 'short'}"
+                  for c, v in zip(np.linspace(-1, 1, 30), np.random.default_rng(0).normal(size=30))]
+    long_table = load_csv(str(write(tmp_path, "some_rather_long_variable_name,b,kind\n" + "\n".join(long_names))),
+                          "kind")
+    named = Trainer(long_table, TrainSpec(epochs=2, hidden=(2,)))
+    cases = {"wine out": (wine, "out")}
+    for name, trainer in (("diabetes", diabetes), ("long names", named)):
+        cases[f"{name} out"] = (TrainedTable(trainer.model, trainer.table, trainer.encoding, trainer.train_rows,
+                                             trainer.test_rows), "out")
+    for case, (trained, layer) in cases.items():
+        fig = neuron_figure(explain_layer(trained, layer, steps=8))
+        assert texts_outside(fig) == [], case
+        title = fig.get_suptitle()
+        assert "what drives each neuron" in title.replace("\n", " "), case

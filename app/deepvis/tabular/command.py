@@ -52,10 +52,12 @@ def run(args, config=None) -> int:
 
 
 def run_train(args) -> int:
-    from deepvis.tabular.data import load_table
+    from deepvis.tabular.data import id_warning, load_table
     from deepvis.tabular.train import Trainer, TrainSpec
 
     table = load_table(args.data, args.csv, args.target, args.task, args.categorical, args.drop)
+    for column in table.id_like:
+        print(f"deepvis: warning: {id_warning(table, column, f'--drop {column}')}", file=sys.stderr)
     spec = TrainSpec(hidden=tuple(args.hidden), epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                      seed=args.seed, test_fraction=args.test_fraction, activation=args.activation)
     trainer = Trainer(table, spec)
@@ -96,7 +98,8 @@ def run_explain(args) -> int:
     for j in report["most_important"][:3]:
         neuron = report["neurons"][j]
         top = sorted(neuron["attributions"].items(), key=lambda kv: -abs(kv[1]))[:4]
-        print(f"  neuron {j} (rank {neuron['rank']}): " + ", ".join(f"{k} {v:+.3f}" for k, v in top))
+        label = f" {neuron['label']}" if "label" in neuron else ""  # an output neuron's class or prediction
+        print(f"  neuron {j}{label} (rank {neuron['rank']}): " + ", ".join(f"{k} {v:+.3f}" for k, v in top))
     print(f"wrote {out}/: neurons.json neurons.png")
     return 0
 

@@ -12,6 +12,9 @@ Rules, the same everywhere (README, "Tabular"):
   row always encodes) and stays one variable: its columns form one group.
 - The task follows the target: text, or at most 20 distinct integers -> classification;
   other numbers -> regression.
+- A column with a different whole number in every row reads like an id: it is kept, with a
+  warning naming it (the network could only memorize it). A text column with a different value
+  in most rows is refused: one-hot, it would be a column per row.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ BUNDLED = ("wine", "breast_cancer", "diabetes", "iris")
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?"}
 MISSING_CATEGORY = "(missing)"
 MAX_CLASSES_FROM_INTEGERS = 20  # more distinct integers than this reads as a quantity, not classes
+MIN_ROWS_FOR_ID = 20  # in fewer rows, whole numbers that all differ happen by chance (weights 9..14)
 TASKS = ("auto", "classification", "regression")
 
 # scikit-learn names diabetes' blood serum measurements s1..s6; its description says what they are.
@@ -49,6 +53,12 @@ class Table:
     task: str  # "classification" | "regression"
     y: np.ndarray  # int64 class indices, or float64
     classes: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # every column but the target, in order, dropped ones too
+    id_like: list[str] = field(default_factory=list)  # variables with a different whole number in every row
+
+    def __post_init__(self):
+        if not self.columns:
+            self.columns = list(self.variables)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -58,6 +68,21 @@ class Table:
         out = {name: _plain(self.values[name][index]) for name in self.variables}
         out[self.target] = self.classes[int(self.y[index])] if self.classes else float(self.y[index])
         return out
+
+
+def id_warning(table: Table, column: str, remedy: str) -> str:
+    """One line about a column that reads like an id, with how to drop it (`remedy`)."""
+    return (f"{table.name}: column {column!r} has a different whole number in every row, like an id; "
+            f"the network can only memorize it: {remedy}")
+
+
+def _is_id_like(numbers: np.ndarray) -> bool:
+    """Whole numbers, a different one in every row (missing ones aside), over enough rows. (Beyond
+    2^53 every float is whole: such numbers are magnitudes, not counts.)"""
+    present = numbers[~np.isnan(numbers)]
+    return (len(present) >= MIN_ROWS_FOR_ID and float(np.abs(present).max(initial=0)) < 2.0 ** 53
+            and bool(np.all(present == np.round(present)))
+            and len(np.unique(present)) == len(present))
 
 
 def _plain(value):
@@ -80,14 +105,16 @@ def load_table(data: str | None = None, csv_path: str | None = None, target: str
     if (data is None) == (csv_path is None):
         raise DeepvisError("give a table: --data NAME (" + ", ".join(BUNDLED) + ") or --csv FILE --target COLUMN")
     if data is not None:
-        return load_bundled(data, task)
+        return load_bundled(data, task, categorical or [], drop or [])
     if not target:
         raise DeepvisError(f"{csv_path}: --target COLUMN is needed with --csv")
     return load_csv(csv_path, target, task, categorical or [], drop or [])
 
 
-def load_bundled(name: str, task: str = "auto") -> Table:
-    """One of the tables scikit-learn ships (no download)."""
+def load_bundled(name: str, task: str = "auto", categorical: list[str] | None = None,
+                 drop: list[str] | None = None) -> Table:
+    """One of the tables scikit-learn ships (no download); `categorical` names columns whose
+    numbers are codes, `drop` columns to leave out."""
     if name not in BUNDLED:
         raise DeepvisError(f"--data {name}: no such table (tables: {', '.join(BUNDLED)}; or --csv FILE)")
     from sklearn import datasets
@@ -111,7 +138,35 @@ def load_bundled(name: str, task: str = "auto") -> Table:
         raise DeepvisError(f"--data {name}: its target names classes; it cannot be regressed")
     if task == "classification" and table.task == "regression":
         raise DeepvisError(f"--data {name}: its target is a continuous quantity; use --task regression")
+    return _choose_columns(table, categorical or [], drop or [])
+
+
+def _choose_columns(table: Table, categorical: list[str], drop: list[str]) -> Table:
+    """A bundled table with columns dropped and number codes made categories, as a CSV's would be."""
+    for flag, names in (("--categorical", categorical), ("--drop", drop)):
+        for name in names:
+            if name not in table.variables:
+                raise DeepvisError(f"{flag} {name}: no such column in {table.name} "
+                                   f"(columns: {', '.join(table.variables)})")
+    for name in categorical:
+        if table.kinds[name] == "numeric":
+            table.values[name] = np.array([_number_text(v) for v in table.values[name]], dtype=object)
+            table.kinds[name] = "categorical"
+    table.variables = [n for n in table.variables if n not in drop]
+    if not table.variables:
+        raise DeepvisError(f"{table.name}: every column is dropped; keep at least one")
+    for name in drop:
+        del table.values[name], table.kinds[name]
+    table.id_like = [n for n in table.variables if table.kinds[n] == "numeric" and _is_id_like(table.values[n])]
+    if categorical or drop:
+        table.source = {**table.source, "categorical": list(categorical), "drop": list(drop)}
     return table
+
+
+def _number_text(value: float) -> str | None:
+    if math.isnan(value):
+        return None
+    return str(int(value)) if value == round(value) else repr(float(value))
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -257,13 +312,15 @@ def load_csv(path: str, target: str, task: str = "auto", categorical: list[str] 
                                f"--drop {name}")
     source = {"csv": str(file.resolve()), "target": target, "task": task,
               "categorical": list(categorical or []), "drop": list(drop or [])}
-    return Table(file.stem, source, variables, values, kinds, target, chosen, y, classes)
+    id_like = [n for n in variables if kinds[n] == "numeric" and _is_id_like(values[n])]
+    return Table(file.stem, source, variables, values, kinds, target, chosen, y, classes,
+                 [h for h in header if h != target], id_like)
 
 
 def reload_table(source: dict) -> Table:
     """The table a model was trained on, from the source recorded in its model.json."""
     if "data" in source:
-        return load_bundled(source["data"])
+        return load_bundled(source["data"], "auto", source.get("categorical"), source.get("drop"))
     return load_csv(source["csv"], source["target"], source.get("task", "auto"), source.get("categorical"),
                     source.get("drop"))
 

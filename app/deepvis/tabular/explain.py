@@ -38,6 +38,18 @@ DEFAULT_STEPS = 64
 CHUNK_ELEMENTS = 8_000_000  # path points x neurons x hidden width held at once; bounds memory on large tables
 
 
+def output_labels(table: Table) -> list[str]:
+    """What each output neuron stands for: its class (its value is the class's logit), or the
+    predicted target (its value is the prediction, standardized)."""
+    return list(table.classes) if table.classes else [f"predicted {table.target}"]
+
+
+def neuron_name(layer: str, index: int, labels: list[str] | None = None) -> str:
+    """h1[3]; an output neuron with what it stands for: out[1] class_1."""
+    name = f"{layer}[{index}]"
+    return f"{name} {labels[index]}" if layer == "out" and labels else name
+
+
 def group_matrix(groups: dict[str, list[int]], n_columns: int) -> torch.Tensor:
     """columns x variables, 1 where a column belongs to a variable: attributions @ M sums groups."""
     matrix = torch.zeros(n_columns, len(groups))
@@ -67,9 +79,9 @@ def mean_jacobian(model: TabularMLP, layer: int, points: torch.Tensor) -> torch.
     per_row, rows, columns = points.shape
     slope = SLOPES[model.activation_name]
     pre, h = [], points.reshape(-1, columns)
-    for linear in model.linears[: layer + 1]:
+    for linear, activation in zip(model.linears[: layer + 1], model.activations):
         pre.append(linear(h))
-        h = model.activation(pre[-1])
+        h = activation(pre[-1])
     top = slope(pre[layer]) if layer < len(model.linears) - 1 else torch.ones_like(pre[layer])
     if layer == 0:
         return top.reshape(per_row, rows, -1).mean(0)[:, :, None] * model.linears[0].weight
@@ -297,6 +309,8 @@ def explain_layer(trained: TrainedTable, layer: str | int | None = None, method:
     top_index, top_value = top_rows(model, layer, trained.x, k)
     predicted = trained.predictions()
     mean, mean_abs = attribution.mean, attribution.mean_abs
+    output = attribution.layer == "out"
+    labels = output_labels(table) if output else None
     neurons = []
     for j in range(mean.shape[0]):
         rows = [{"row": int(r), "split": trained.split_of(int(r)), "value": float(v),
@@ -311,6 +325,7 @@ def explain_layer(trained: TrainedTable, layer: str | int | None = None, method:
             "influence": float(influence[j]),
             "rank": int(rank[j]) + 1,  # 1: the most influential neuron of the layer
             "top_rows": rows,
+            **({"label": labels[j]} if output else {}),
         })
     out = {
         "format": "deepvis-tabular-neurons/1",
@@ -323,6 +338,8 @@ def explain_layer(trained: TrainedTable, layer: str | int | None = None, method:
         "most_important": order.tolist(),
         "neurons": neurons,
     }
+    if output:
+        out["output_value"] = "logit" if table.task == "classification" else "standardized prediction"
     if method == "ig":
         out["completeness_error"] = attribution.completeness_error()
     return out

@@ -1,4 +1,4 @@
-"""The Tabular mode's keys, Qt-free: each names a method of the mode (gui/tabular/mode.py)."""
+"""The Tabular mode's keys, Qt-free: each names a method of its view model (tabular/view_model.py)."""
 
 from deepvis.keytable import Binding, KeyTable
 

@@ -26,6 +26,11 @@ class TabularMLP(nn.Module):
 
     Layers are named h1, h2, ... and out; a hidden neuron's value is taken after its
     activation, an output neuron's is the raw output (a logit, or the standardized prediction).
+    Layer k's value is the output of its own module activations[k] (an nn.Identity for out), so
+    that a forward hook on it (Captum's layer and neuron methods hook a module) reads that layer
+    alone: one module reused for every layer would be called once per layer, and a hook on it
+    would end up with the last call's value. Activations hold no weights: the state dict has the
+    linears' only, the same keys as when one module served every layer.
     """
 
     def __init__(self, sizes: list[int], activation: str = "softplus"):
@@ -37,7 +42,8 @@ class TabularMLP(nn.Module):
         self.sizes = list(sizes)
         self.activation_name = activation
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.activation = ACTIVATIONS[activation]()
+        hidden = len(self.linears) - 1
+        self.activations = nn.ModuleList([ACTIVATIONS[activation]() for _ in range(hidden)] + [nn.Identity()])
 
     @property
     def layer_names(self) -> list[str]:
@@ -62,19 +68,15 @@ class TabularMLP(nn.Module):
     def forward(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
         """The network's output, or the values of layer `upto` (an index into layer_names)."""
         last = len(self.linears) - 1 if upto is None else upto
-        for i, linear in enumerate(self.linears[: last + 1]):
-            x = linear(x)
-            if i < len(self.linears) - 1:
-                x = self.activation(x)
+        for linear, activation in zip(self.linears[: last + 1], self.activations):
+            x = activation(linear(x))
         return x
 
     def all_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's values in one pass."""
         out = []
-        for i, linear in enumerate(self.linears):
-            x = linear(x)
-            if i < len(self.linears) - 1:
-                x = self.activation(x)
+        for linear, activation in zip(self.linears, self.activations):
+            x = activation(linear(x))
             out.append(x)
         return out
 

@@ -1,37 +1,39 @@
 """The Tabular mode: an MLP learns a table with named variables. Click a neuron for the variables
 that drive it and the rows that excite it most; select a row for every neuron's value on it.
 
-The mode's jobs (gui.tabular.jobs) load the table, trains and explains; the GUI thread only
-draws numpy arrays, in the widgets of tabular_widgets.
+What is loaded, trained, selected and shown lives in the Qt-free view model
+(deepvis.tabular.view_model): these widgets observe its events and call its actions. Its jobs
+(gui.tabular.jobs) load the table, train and explain on the mode's worker; the GUI thread only
+draws numpy arrays, in the widgets of gui.tabular.widgets and gui.tabular.neuron.
 """
 
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QColor
 from PyQt6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
-    QMenu, QMenuBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem,
-    QVBoxLayout, QWidget,
+    QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
+    QMenu, QMenuBar, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget,
 )
 
-from deepvis import DeepvisError
 from deepvis.gui.controls import KeysToWindow, section_title
-from deepvis.gui.mode import ModeContext, WorkerMode
-from deepvis.gui.tabular.widgets import AttributionBars, NetworkView, RowsModel, cell_text, plot_widget
 from deepvis.gui.jobs import JobWorker
-from deepvis.tabular.keys import KEYS
-from deepvis.gui.tabular.jobs import TOP_K, ExplainJob, Frame, Result, TabularJobs, TrainJob, one_torch_thread
+from deepvis.gui.mode import ModeContext, WorkerMode
+from deepvis.gui.tabular.jobs import Frame, Result, TabularJobs, one_torch_thread
+from deepvis.gui.tabular.neuron import EMPTY, NeuronPanel, table_style
+from deepvis.gui.tabular.widgets import ColumnList, NetworkView, RowsModel, plot_widget
+from deepvis.jobstate import JobState
 from deepvis.tabular.data import BUNDLED
-from deepvis.tabular.explain import METHODS, LayerSummary
-from deepvis.tabular.train import Progress, TrainSpec
+from deepvis.tabular.explain import METHODS, neuron_name
+from deepvis.tabular.keys import KEYS
+from deepvis.tabular.view_model import Loaded, TabularViewModel
 
 NODE_LOW, NODE_HIGH = np.array([40, 43, 50]), np.array([255, 170, 0])  # a neuron's lowest / highest value
+OPEN_CSV = "Open a CSV file…"
 
 
 class TabularMode(WorkerMode):
@@ -40,14 +42,9 @@ class TabularMode(WorkerMode):
 
     def __init__(self, context: ModeContext, parent: QWidget | None = None):
         super().__init__(context, parent)
-        self.result: Result | None = None
-        self.layer, self.neuron = 0, 0
-        self.row: int | None = None
-        self.training = False
-        self.show_row_bars = False
-        self.history: list[Progress] = []
-        self.csv_source: dict | None = None
+        self.vm = TabularViewModel()
         self._started = False
+        self._drawn_network = None  # the result whose network and rows are drawn
         self._build()
         self.jobs = TabularJobs()
         self.worker = JobWorker("tabular", self, on_thread_start=one_torch_thread, imports=("sklearn.datasets",))
@@ -55,27 +52,41 @@ class TabularMode(WorkerMode):
         self._frame: Frame | None = None
         self.frame_timer = QTimer(self, singleShot=True, interval=40)
         self.frame_timer.timeout.connect(self._on_frame)
+        vm = self.vm
+        vm.table_changed.connect(self._on_table_changed)
+        vm.job_changed.connect(self._on_job_changed)
+        vm.trained_epoch.connect(self._on_epoch)
+        vm.result_changed.connect(self._on_result_changed)
+        vm.selection_changed.connect(lambda _vm: self._on_selection())
+        vm.row_bars_changed.connect(self._on_row_bars)
+        vm.message.connect(self.message.emit)
+        vm.job_requested.connect(self._submit)
+        vm.stop_requested.connect(lambda _none: self.jobs.stop_training())
 
     # ------------------------------------------------------------------ construction
 
     def _build(self) -> None:
         self.table_box = QComboBox()
-        self.table_box.addItems(list(BUNDLED) + ["CSV file…"])
+        self.table_box.addItems(list(BUNDLED) + [OPEN_CSV])
+        self.table_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.table_box.setMinimumContentsLength(16)  # a long file name is cut here; its tooltip is the path
         self.table_box.activated.connect(self._on_table_chosen)
-        self.hidden_edit = QLineEdit("16 8")
+        self.hidden_edit = QLineEdit(self.vm.hidden)
         self.hidden_edit.setMaximumWidth(70)
         self.hidden_edit.setToolTip("hidden layer widths, e.g. 16 8")
+        self.hidden_edit.textChanged.connect(self.vm.set_hidden)
         self.epochs_box = QSpinBox()
         self.epochs_box.setRange(1, 5000)
-        self.epochs_box.setValue(100)
+        self.epochs_box.setValue(self.vm.epochs)
+        self.epochs_box.valueChanged.connect(self.vm.set_epochs)
         self.method_box = QComboBox()
         self.method_box.addItems(METHODS)
         self.method_box.setToolTip("ig: integrated gradients from a low row (numbers at their 5th percentile)")
-        self.method_box.currentTextChanged.connect(self.explain_with)
+        self.method_box.currentTextChanged.connect(self.vm.set_method)
         self.train_button = QPushButton("Train")
-        self.train_button.clicked.connect(self.train)
+        self.train_button.clicked.connect(self.vm.train)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop_training)
+        self.stop_button.clicked.connect(self.vm.stop_training)
         self.stop_button.setEnabled(False)
         self.summary = QLabel("")
         self.summary.setObjectName("emptyState")
@@ -93,7 +104,7 @@ class TabularMode(WorkerMode):
         controls.addWidget(self.summary, 1)
 
         self.network = NetworkView()
-        self.network.neuron_clicked.connect(self.select_neuron)
+        self.network.neuron_clicked.connect(self.vm.select_neuron)
         self.network.neuron_hovered.connect(self._on_hover)
         self.curve = plot_widget()
         self.curve.setFixedHeight(110)
@@ -114,250 +125,191 @@ class TabularMode(WorkerMode):
         left_layout.addWidget(self.legend)
         left_layout.addWidget(self.curve)
 
-        self.neuron_title = QLabel("Train a network, then click a neuron.")
-        self.neuron_title.setWordWrap(True)
-        self.neuron_title.setToolTip("influence: how much the neuron varies over the test rows (its standard "
-                                     "deviation) times the size of its outgoing weights")
-        self.bars = AttributionBars()
-        self.top_table = QTableWidget(0, 0)
-        self._table_style(self.top_table)
         self._keys_to_window = KeysToWindow(self)
-        self.top_table.installEventFilter(self._keys_to_window)
-        right = QSplitter(Qt.Orientation.Vertical)
-        upper = QWidget()
-        upper_layout = QVBoxLayout(upper)
-        upper_layout.setContentsMargins(0, 0, 0, 0)
-        self.row_bars_box = QCheckBox("bars for the selected row")
-        self.row_bars_box.setToolTip("off: the mean over the test rows; on: the selected row's own attributions, "
-                                     "which sum to the neuron's value minus its value at the low row")
-        self.row_bars_box.toggled.connect(self.set_row_bars)
-        heading = QHBoxLayout()
-        heading.addWidget(section_title("WHAT DRIVES THE NEURON · blue raises it, red lowers it"), 1)
-        heading.addWidget(self.row_bars_box)
-        upper_layout.addLayout(heading)
-        upper_layout.addWidget(self.neuron_title)
-        upper_layout.addWidget(self.bars, 1)
-        lower = QWidget()
-        lower_layout = QVBoxLayout(lower)
-        lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(section_title(f"THE {TOP_K} ROWS THAT EXCITE IT MOST"))
-        lower_layout.addWidget(self.top_table)
-        right.addWidget(upper)
-        right.addWidget(lower)
-        right.setSizes([420, 260])
+        self.neuron_panel = NeuronPanel(self._keys_to_window)
+        self.neuron_panel.row_bars_box.toggled.connect(self.vm.set_row_bars)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(left)
-        top.addWidget(right)
+        top.addWidget(self.neuron_panel)
         top.setSizes([640, 520])
 
+        self.columns_title = section_title("COLUMNS", elastic=True)
+        self.column_list = ColumnList()
+        self.column_list.kind_chosen.connect(self.vm.set_column_kind)
+        columns = QWidget()
+        columns_layout = QVBoxLayout(columns)
+        columns_layout.setContentsMargins(0, 0, 0, 0)
+        columns_layout.addWidget(self.columns_title)
+        columns_layout.addWidget(self.column_list)
         self.rows_model = RowsModel(self)
         self.rows_view = QTableView()
         self.rows_view.setModel(self.rows_model)
-        self._table_style(self.rows_view)
+        table_style(self.rows_view)
         self.rows_view.installEventFilter(self._keys_to_window)
-        self.rows_view.selectionModel().currentRowChanged.connect(lambda current, _: self.select_row(current.row()))
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(section_title("ROWS · select one to colour every neuron by its value for that row"))
-        bottom_layout.addWidget(self.rows_view)
+        self.rows_view.selectionModel().currentRowChanged.connect(lambda current, _: self.vm.select_row(current.row()))
+        rows = QWidget()
+        rows_layout = QVBoxLayout(rows)
+        rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.addWidget(section_title("ROWS · select one to colour every neuron by its value for that row",
+                                            elastic=True))
+        rows_layout.addWidget(self.rows_view)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(columns)
+        bottom.addWidget(rows)
+        bottom.setSizes([280, 880])
 
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(top)
         main.addWidget(bottom)
-        main.setSizes([560, 200])
+        main.setSizes([560, 220])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(controls)
         layout.addWidget(main, 1)
 
-    @staticmethod
-    def _table_style(view) -> None:
-        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        view.verticalHeader().setDefaultSectionSize(20)
-        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        view.setAlternatingRowColors(True)
-
     # ------------------------------------------------------------------ what the shell asks
 
     def add_menus(self, menu_bar: QMenuBar) -> list:
         menu = QMenu("&Tabular", self)
-        for text, shortcut, slot in (("Train", "T", self.train), ("Stop training", "Esc", self.stop_training),
+        for text, shortcut, slot in (("Train", "T", self.vm.train), ("Stop training", "Esc", self.vm.stop_training),
                                      ("Open a CSV file…", None, self.open_csv_dialog)):
             action = QAction(text + (f"\t{shortcut}" if shortcut else ""), menu)
             action.triggered.connect(slot)
             menu.addAction(action)
         menu.addSeparator()
         self.row_bars_action = QAction("Bars for the selected row\tB", menu, checkable=True)
-        self.row_bars_action.toggled.connect(self.set_row_bars)
+        self.row_bars_action.toggled.connect(self.vm.set_row_bars)
         menu.addAction(self.row_bars_action)
         menu_bar.addMenu(menu)
         return [menu]
 
     def handle_key(self, name: str) -> bool:
-        return KEYS.run(name, self)
+        return self.vm.press(name)
 
     def key_help(self) -> list[tuple[str, str]]:
         return KEYS.help()
 
-    def _clear_results(self, text: str) -> None:
-        """A new table trains: nothing of the previous one (bars, rows, top rows) stays beside it."""
-        self.result, self.row = None, None
-        self.bars.clear_bars()
-        self.rows_model.clear()
-        self.top_table.clear()
-        self.top_table.setRowCount(0)
-        self.neuron_title.setText(text)
-        self.legend.setText("")
-        self.summary.setText(text)
-
-    def toggle_row_bars(self) -> None:
-        self.set_row_bars(not self.show_row_bars)
-
-    def move_neuron(self, step: int) -> None:
-        if self.result:
-            count = self.result.sizes[self.layer + 1]
-            self.select_neuron(self.layer, (self.neuron + step) % count)
-
-    def move_layer(self, step: int) -> None:
-        if self.result:
-            layer = min(max(self.layer + step, 0), len(self.result.layers) - 1)
-            self.select_neuron(layer, min(self.neuron, self.result.sizes[layer + 1] - 1))
-
-    def job_yielded(self, frame: Frame) -> None:
-        self._frame = frame
-        if not self.frame_timer.isActive():
-            self.frame_timer.start()
-
     def status_text(self) -> str:
-        r = self.result
-        if r is None:
-            return "Tabular · training…" if self.training else "Tabular · press T to train"
-        hidden = "-".join(str(s) for s in r.sizes[1:-1])
-        score = f"{r.progress.score_name} {r.progress.test_score:.3f}" if r.progress else ""
-        return (f"{r.table.name} · {len(r.table.variables)} variables · {hidden} {r.activation} · "
-                f"test {score} · {r.layers[self.layer].name}[{self.neuron}]")
+        return self.vm.status_text()
 
     def shown(self, first: bool) -> None:
         if not self._started:  # wine trains in about a second: show something meaningful at once
             self._started = True
-            self.train()
+            self.vm.choose_data(self.table_box.currentText())
 
     def ready(self) -> bool:
-        return self.result is not None and not self.training and self.bars.order != []
+        return self.vm.result is not None and not self.vm.busy and self.neuron_panel.bars.order != []
 
-    # ------------------------------------------------------------------ actions
-
-    def table_source(self) -> dict:
-        choice = self.table_box.currentText()
-        if choice in BUNDLED:
-            return {"data": choice}
-        if self.csv_source is None:
-            raise DeepvisError("no CSV file chosen: Tabular > Open a CSV file…")
-        return self.csv_source
-
-    def train(self) -> None:
-        """Train on the chosen table with the chosen sizes (on the worker)."""
-        if self._stopped:
-            return
-        try:
-            hidden = tuple(int(v) for v in self.hidden_edit.text().replace(",", " ").split())
-            if not hidden or min(hidden) < 1:
-                raise ValueError
-        except ValueError:
-            self.message.emit(f"hidden sizes {self.hidden_edit.text()!r}: give widths such as 16 8")
-            return
-        try:
-            source = self.table_source()
-        except DeepvisError as error:
-            self.message.emit(str(error))
-            return
-        spec = TrainSpec(hidden=hidden, epochs=self.epochs_box.value())
-        if not self.worker.isRunning():
-            self.worker.start()
-        self._started = True
-        self.training = True
-        self.history = []
-        self.train_button.setText("Restart")
-        self.stop_button.setEnabled(True)
-        name = source.get('data') or Path(source.get('csv_path', '')).name
-        self._clear_results(f"training on {name}…")
-        self.progress.emit(0, spec.epochs)
-        self.worker.submit(self.jobs.train(TrainJob(source, spec, self.method_box.currentText())))
-
-    def stop_training(self) -> None:
-        self.jobs.stop_training()
-
-    def explain_with(self, method: str) -> None:
-        """Explain the shown network again with another attribution method (no retraining)."""
-        if self.result is not None and not self.training and method != self.result.method:
-            self.worker.submit(self.jobs.explain(ExplainJob(method)))
+    # ------------------------------------------------------------------ the table
 
     def open_csv_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a table", "", "CSV files (*.csv *.tsv *.txt);;All files (*)")
         if not path:
+            self._on_table_changed(self.vm)  # the combo shows the table still chosen
             return
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as handle:
-                header = next(csv.reader(handle), [])
-        except (OSError, UnicodeDecodeError) as error:
-            self.message.emit(f"{path}: cannot be read ({error})")
-            return
-        if len(header) < 2:
-            self.message.emit(f"{path}: the header needs a target and at least one variable")
+        header = self._header(path)
+        if header is None:
             return
         target, ok = QInputDialog.getItem(self, "Target", "The column to predict:", header, len(header) - 1, False)
         if ok:
-            self.use_csv(path, target)
+            self.use_csv(path, target, header)
 
-    def use_csv(self, path: str, target: str, train: bool = True) -> None:
-        """Choose a CSV table (its target column) and train on it."""
-        self.csv_source = {"csv_path": path, "target": target}
-        self.table_box.setCurrentIndex(self.table_box.count() - 1)
-        if train:
-            self.train()
+    def _header(self, path: str) -> list[str] | None:
+        """A CSV file's column names (its first line), or None with a message."""
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as handle:
+                first = handle.readline()
+        except (OSError, UnicodeDecodeError) as error:
+            self.message.emit(f"{path}: cannot be read ({error})")
+            return None
+        delimiter = max(",;\t", key=first.count)  # as the loader decides
+        header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
+        if len(header) < 2:
+            self.message.emit(f"{path}: the header needs a target and at least one variable")
+            return None
+        return header
+
+    def use_csv(self, path: str, target: str, header: list[str] | None = None) -> None:
+        """Choose a CSV table (its target column): it loads, then a network trains on it."""
+        self._started = True
+        self.vm.choose_csv(path, target, header if header is not None else self._header(path) or [])
 
     def _on_table_chosen(self, index: int) -> None:
-        if self.table_box.itemText(index) in BUNDLED:
-            self.train()
-        else:
+        text = self.table_box.itemText(index)
+        if text in BUNDLED:
+            self.vm.choose_data(text)
+        elif text == OPEN_CSV:
             self.open_csv_dialog()
+        elif self.vm.choice is not None:  # the open CSV file: read and trained again
+            self.vm.choose(self.vm.choice, self.vm.header)
 
-    def set_row_bars(self, on: bool) -> None:
-        """The bars show the selected row's attributions (on) or the test rows' mean (off)."""
-        self.show_row_bars = bool(on)
-        for toggle in (self.row_bars_box, getattr(self, "row_bars_action", None)):
-            if toggle is not None and toggle.isChecked() != self.show_row_bars:
-                toggle.setChecked(self.show_row_bars)
-        self._show_neuron()
+    def _on_table_changed(self, vm: TabularViewModel) -> None:
+        """The combo names the chosen table (a CSV by its file name); the column list its columns."""
+        choice = vm.choice
+        box = self.table_box
+        csv_item = box.count() > len(BUNDLED) + 1  # an item for the open CSV file, before OPEN_CSV
+        if choice is not None and choice.csv:
+            if not csv_item:
+                box.insertItem(len(BUNDLED), choice.name)
+            box.setItemText(len(BUNDLED), choice.name)
+            box.setItemData(len(BUNDLED), choice.csv, Qt.ItemDataRole.ToolTipRole)
+            box.setCurrentIndex(len(BUNDLED))
+        elif choice is not None:
+            box.setCurrentText(choice.data)
+        box.setToolTip(choice.csv if choice is not None and choice.csv else "")
+        columns = vm.columns()
+        self.column_list.set_columns(columns)
+        self.columns_title.setText(f"COLUMNS OF {choice.name}" if choice is not None else "COLUMNS")
+        self.columns_title.setToolTip((f"{choice.csv}\n" if choice is not None and choice.csv else "")
+                                      + "a column's kind: numeric, categorical (one-hot) or dropped")
 
-    def select_neuron(self, layer: int, neuron: int) -> None:
-        if self.result is None:
+    # ------------------------------------------------------------------ jobs
+
+    def _submit(self, request) -> None:
+        if self._stopped:
             return
-        self.layer, self.neuron = layer, neuron
-        self.network.select(layer, neuron)
-        self._show_neuron()
+        if not self.worker.isRunning():
+            self.worker.start()
+        self._started = True
+        self.worker.submit(self.jobs.run(request))
 
-    def select_row(self, row: int) -> None:
-        if self.result is None or not 0 <= row < len(self.result.table):
-            return
-        self.row = row
-        if self.rows_view.currentIndex().row() != row:
-            self.rows_view.selectRow(row)
-            self.rows_view.scrollTo(self.rows_model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
-        self.network.set_values(self._row_colors(row))
-        self.legend.setText(f"row {row}: each neuron coloured by its value for this row, "
-                            "from its lowest (dark) to its highest (orange) over all rows")
-        self._show_neuron()
+    def job_yielded(self, frame: Frame) -> None:
+        self.vm.epoch_done(frame)
 
-    # ------------------------------------------------------------------ results
+    def job_returned(self, value) -> None:
+        if isinstance(value, Loaded):
+            self.vm.loaded(value)
+        elif value is not None:
+            self.vm.returned(value)
+
+    def job_failed(self, message: str) -> None:
+        self.vm.failed(message)
+
+    def _on_job_changed(self, state: JobState) -> None:
+        training = self.vm.training
+        self.train_button.setText("Restart" if training else "Train")
+        self.stop_button.setEnabled(training)
+        if state.busy and not training:
+            self.progress.emit(0, 0)  # loading or explaining: busy
+        elif training:
+            self.progress.emit(0, self.vm.epochs)
+        else:
+            self.progress.emit(0, -1)
+        self.summary.setText(self.vm.summary())
+        if state.busy:
+            self.neuron_panel.title.setText(f"{state.job.text}…")
+        elif self.vm.result is None:
+            self.neuron_panel.clear(self.vm.summary() or EMPTY)
+
+    def _on_epoch(self, frame: Frame) -> None:
+        self._frame = frame
+        if not self.frame_timer.isActive():
+            self.frame_timer.start()
 
     def _on_frame(self) -> None:
         frame, self._frame = self._frame, None
-        if frame is None or not self.training:
+        if frame is None or not self.vm.training or frame.ticket != self.vm.ticket:
             return
         p = frame.progress
         sizes = [frame.weights[0].shape[1]] + [w.shape[0] for w in frame.weights]
@@ -367,74 +319,77 @@ class TabularMode(WorkerMode):
             self.network.select(None, None)
             self.network.set_values(None)
         self.network.set_weights(frame.weights)
-        self.history.append(p)
         self._draw_curve()
         self.progress.emit(p.epoch, p.epochs)
-        self.summary.setText(f"epoch {p.epoch}/{p.epochs} · loss {p.train_loss:.3f} · "
-                             f"test {p.score_name} {p.test_score:.3f}")
+        self.summary.setText(self.vm.summary())
 
     def _draw_curve(self) -> None:
-        epochs = [p.epoch for p in self.history]
-        self.train_curve.setData(epochs, [p.train_loss for p in self.history])
-        self.test_curve.setData(epochs, [p.test_loss for p in self.history])
+        history = self.vm.history
+        epochs = [p.epoch for p in history]
+        self.train_curve.setData(epochs, [p.train_loss for p in history])
+        self.test_curve.setData(epochs, [p.test_loss for p in history])
 
-    def job_returned(self, result: Result | None) -> None:
-        if result is None:
+    # ------------------------------------------------------------------ results
+
+    def _on_result_changed(self, result: Result | None) -> None:
+        if result is None:  # a new table or network: nothing of the previous one stays beside it
+            self._drawn_network = None
+            self.neuron_panel.clear(self.neuron_panel.title.text())
+            self.rows_model.clear()
+            self.legend.setText("")
+            self.network.set_values(None)
+            self._draw_curve()
             return
-        again = self.result is not None and result.table is self.result.table
-        self.result = result
-        if again:  # the same network explained with another method: keep what is selected
-            self.message.emit(f"{result.table.name}: explained with {result.method} ({result.seconds:.2f} s)")
-            self._show_neuron()
-            return
-        self.training = False
-        self.history = list(result.history)
+        self.summary.setText(self.vm.summary())
+        if self._drawn_network is not None and self._drawn_network.network is result.network:
+            return  # the same network explained again: the selection redraws the neuron
+        self._drawn_network = result
         self._draw_curve()
-        self.train_button.setText("Train")
-        self.stop_button.setEnabled(False)
-        self.progress.emit(0, -1)
         self.network.set_structure(result.sizes, result.columns, result.outputs, [l.name for l in result.layers])
         self.network.set_weights(result.weights)
         self.rows_model.set_rows(result)
-        p = result.progress
-        score = f"test {p.score_name} {p.test_score:.3f}" if p else "no epoch finished"
-        self.summary.setText(f"{result.table.name}: {result.table.task} of {result.table.target!r} · "
-                             f"{len(result.train_rows)} train / {len(result.test_rows)} test rows · {score}")
-        self.message.emit(f"{result.table.name}: {score} after {p.epoch if p else 0} epochs ({result.seconds:.1f} s)"
-                          + (f" · {result.stopped}" if result.stopped else ""))
-        first = result.layers[0]
-        best = int(np.argmax(first.influence))
-        self.layer, self.neuron = 0, best
-        self.network.select(0, best)
-        self.select_row(int(first.top_rows[best][0]))
 
-    def job_failed(self, message: str) -> None:
-        self.training = False
-        self.train_button.setText("Train")
-        self.stop_button.setEnabled(False)
-        self.progress.emit(0, -1)
-        self.summary.setText(message)
-        self.message.emit(message)
+    def _on_row_bars(self, on: bool) -> None:
+        for toggle in (self.neuron_panel.row_bars_box, getattr(self, "row_bars_action", None)):
+            if toggle is not None and toggle.isChecked() != on:
+                toggle.setChecked(on)
+        self._show_neuron()
+
+    def _on_selection(self) -> None:
+        vm = self.vm
+        if vm.result is None:
+            return
+        self.network.select(vm.layer, vm.neuron)
+        row = vm.row
+        if row is not None:
+            if self.rows_view.currentIndex().row() != row:
+                self.rows_view.selectRow(row)
+                self.rows_view.scrollTo(self.rows_model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
+            self.network.set_values(self._row_colors(row))
+            self.legend.setText(f"row {row}: each neuron coloured by its value for this row, "
+                                "from its lowest (dark) to its highest (orange) over all rows")
+        self._show_neuron()
 
     def _on_hover(self, layer: int, neuron: int) -> None:
-        r = self.result
+        r, row = self.vm.result, self.vm.row
         if r is None or layer < -1:
             self.context.show_hint(None)
             return
         if layer == -1:
             text = f"input {r.columns[neuron]}"
-            if self.row is not None:
-                text += f" = {r.inputs[self.row, neuron]:+.2f} (standardized) for row {self.row}"
+            if row is not None:
+                text += f" = {r.inputs[row, neuron]:+.2f} (standardized) for row {row}"
         else:
             summary = r.layers[layer]
-            text = f"{summary.name}[{neuron}], rank {int((summary.influence > summary.influence[neuron]).sum()) + 1}"
-            if self.row is not None:
-                text += f": {summary.values[self.row, neuron]:.3f} for row {self.row}"
+            rank = int((summary.influence > summary.influence[neuron]).sum()) + 1
+            text = f"{neuron_name(summary.name, neuron, r.outputs)}, rank {rank}"
+            if row is not None:
+                text += f": {summary.values[row, neuron]:.3f} for row {row}"
         self.context.show_hint(text)
 
     def _row_colors(self, row: int) -> list[np.ndarray]:
         """Each node's colour for the row: its value placed between its lowest and highest over all rows."""
-        r = self.result
+        r = self.vm.result
         columns = [r.inputs] + [layer.values for layer in r.layers]
         colors = []
         for values in columns:
@@ -444,46 +399,6 @@ class TabularMode(WorkerMode):
         return colors
 
     def _show_neuron(self) -> None:
-        r = self.result
-        if r is None:
-            return
-        summary = r.layers[self.layer]
-        j = self.neuron
-        rank = int((summary.influence > summary.influence[j]).sum()) + 1
-        method = {"ig": "integrated gradients", "grad-x-input": "gradient × input", "ablation": "ablation"}[r.method]
-        if self.show_row_bars and self.row is not None:
-            values = summary.per_row[self.row, j]
-            over = (f"row {self.row}, summing to {values.sum():.3f} = {summary.values[self.row, j]:.3f} − "
-                    f"{summary.baseline_values[j]:.3f} (its value − its value at the low row)")
-            magnitudes = None
-        else:
-            values, magnitudes = summary.mean[j], summary.mean_abs[j]
-            over = (f"mean over {len(r.test_rows)} test rows; grey: the mean absolute attribution, sorted by it "
-                    "(effects of both signs that cancel in the mean)")
-        self.bars.set_bars(summary.variables, values, magnitudes)
-        value = f" · value for row {self.row}: {summary.values[self.row, j]:.3f}" if self.row is not None else ""
-        self.neuron_title.setText(
-            f"<b>{summary.name}[{j}]</b> · rank {rank} of {len(summary.influence)} by influence{value}<br>"
-            f"<span style='color:#8c919b'>{method} from the low row (5th percentiles), {over}</span>")
-        self._fill_top_rows(summary, j)
-
-    def _fill_top_rows(self, summary: LayerSummary, j: int) -> None:
-        r = self.result
-        table = r.table
-        headers = ["value", "row", "split", table.target, "predicted"] + table.variables
-        rows = summary.top_rows[j]
-        self.top_table.clear()
-        self.top_table.setColumnCount(len(headers))
-        self.top_table.setRowCount(len(rows))
-        self.top_table.setHorizontalHeaderLabels(headers)
-        test = set(r.test_rows.tolist())
-        for i, row in enumerate(rows):
-            values = table.row(int(row))
-            cells = [f"{summary.values[row, j]:.3f}", str(int(row)), "test" if row in test else "train",
-                     cell_text(values[table.target]), cell_text(r.predictions[row])]
-            cells += [cell_text(values[v]) for v in table.variables]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.top_table.setItem(i, c, item)
-        self.top_table.verticalHeader().setVisible(False)
+        vm = self.vm
+        if vm.result is not None:
+            self.neuron_panel.show_neuron(vm.result, vm.layer, vm.neuron, vm.row, vm.show_row_bars)

@@ -1,5 +1,5 @@
-"""The Tabular mode's widgets: the network as columns of neurons, a neuron's attribution bars, and
-the table of rows."""
+"""The Tabular mode's widgets: the network as columns of neurons, a neuron's attribution bars, the
+table of rows, and the list of columns with their kinds."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QAbstractTableModel, QModelIndex, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont
+from PyQt6.QtWidgets import QAbstractItemView, QComboBox, QHeaderView, QTableWidget, QTableWidgetItem
 
+from deepvis.gui.controls import KeysToWindow
 from deepvis.gui.tabular.jobs import Result
+from deepvis.tabular.view_model import KINDS, UNREAD
 
 POSITIVE = QColor(79, 143, 230)  # blue: a positive weight or attribution
 NEGATIVE = QColor(224, 85, 74)  # red: a negative one
@@ -40,6 +43,7 @@ class NetworkView(pg.PlotWidget):
         self.hideAxis("bottom")
         self.getViewBox().invertY(True)
         self.sizes: list[int] = []
+        self.structure: tuple | None = None  # what set_structure drew: sizes and every label
         self.positions: list[np.ndarray] = []  # per column (input first): y of each node
         self.links: list[pg.PlotCurveItem] = []
         self.labels: list[pg.TextItem] = []
@@ -61,8 +65,10 @@ class NetworkView(pg.PlotWidget):
         self._colors: list[np.ndarray] | None = None
 
     def set_structure(self, sizes: list[int], columns: list[str], outputs: list[str], layer_names: list[str]) -> None:
-        if sizes == self.sizes and self.labels and self.labels[0].toPlainText() == columns[0]:
+        structure = (list(sizes), list(columns), list(outputs), list(layer_names))
+        if structure == self.structure:
             return
+        self.structure = structure
         for item in self.labels + self.links:
             self.removeItem(item)
         self.labels, self.links, self.sizes = [], [], list(sizes)
@@ -73,7 +79,7 @@ class NetworkView(pg.PlotWidget):
         for name, y in zip(columns, self.positions[0]):
             self._label(_short(name), -0.08, y, (1, 0.5), font)
         for name, y in zip(outputs, self.positions[-1]):
-            self._label(_short(name), len(sizes) - 1 + 0.08, y, (0, 0.5), font)
+            self._label(_short(name, 24), len(sizes) - 1 + 0.08, y, (0, 0.5), font)
         titles = ["input"] + [f"{n} ({s})" for n, s in zip(layer_names, sizes[1:])]
         for x, title in enumerate(titles):
             self._label(title, x, -0.67, (0.5, 0), None, QColor(169, 173, 182))
@@ -81,8 +87,10 @@ class NetworkView(pg.PlotWidget):
             curve = pg.PlotCurveItem(connect="pairs", antialias=True)
             self.addItem(curve)
             self.links.append(curve)
-        # room for the labels: about a quarter of the width on each side
-        self.setXRange(-1.2, len(sizes) - 1 + 0.9, padding=0)
+        # room for the labels: about a quarter of the width on each side, more for long output labels
+        # ("predicted progression"): a character is about 0.05 of a layer's spacing at the usual width
+        longest = max(len(_short(name, 24)) for name in outputs)
+        self.setXRange(-1.2, len(sizes) - 1 + max(0.9, 0.3 + 0.05 * longest), padding=0)
         self.setYRange(-0.69, 0.56, padding=0)
         self._colors = None
         if self.selected is not None and not (self.selected[0] + 1 < len(sizes)
@@ -284,3 +292,68 @@ def cell_text(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+class KindBox(QComboBox):
+    """A column's kind. The wheel scrolls the list it sits in, never the kind: a kind chosen
+    reads the table again."""
+
+    def wheelEvent(self, event) -> None:  # noqa: N802  (Qt's name)
+        event.ignore()
+
+
+class ColumnList(QTableWidget):
+    """The table's columns: the target first, then each column with its kind (numeric,
+    categorical or dropped) to choose; a column that reads like an id is marked."""
+
+    kind_chosen = pyqtSignal(str, str)  # column, kind
+
+    def __init__(self, parent=None):
+        super().__init__(0, 2, parent)
+        self.setHorizontalHeaderLabels(["column", "kind"])
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(22)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        probe = KindBox()
+        probe.addItems([UNREAD, *KINDS])
+        self.setColumnWidth(1, probe.sizeHint().width() + 4)  # the combo boxes' own width, never squeezed
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self._keys_to_window = KeysToWindow(self)  # typed letters are the window's keys, not a kind's
+        self.installEventFilter(self._keys_to_window)
+        self.shown: list[tuple[str, str, str]] = []
+
+    def set_columns(self, columns: list[tuple[str, str, str]]) -> None:
+        """(column, kind, note) rows, as TabularViewModel.columns() gives them."""
+        if columns == self.shown:
+            return
+        self.shown = list(columns)
+        self.clearContents()
+        self.setRowCount(len(columns))
+        for i, (name, kind, note) in enumerate(columns):
+            item = QTableWidgetItem(f"{name}  ⚠ id?" if note else name)
+            item.setToolTip(f"{name}: {note}" if note else name)
+            if note:
+                item.setForeground(QColor(240, 180, 60))
+            self.setItem(i, 0, item)
+            if kind == "target":
+                self.setItem(i, 1, QTableWidgetItem("target"))
+                continue
+            box = KindBox()
+            box.addItems(([UNREAD] if kind == UNREAD else []) + list(KINDS))
+            box.setCurrentText(kind)
+            box.setToolTip("numeric: numbers as they are; categorical: its values name categories (one-hot); "
+                           "dropped: left out. The table is read again and a new network trains.")
+            box.installEventFilter(self._keys_to_window)
+            box.textActivated.connect(lambda text, name=name: text != UNREAD and self.kind_chosen.emit(name, text))
+            self.setCellWidget(i, 1, box)
+
+    def kind(self, name: str) -> str | None:
+        """The kind shown for a column (None when it is not listed)."""
+        for i, (column, kind, _) in enumerate(self.shown):
+            if column == name:
+                box = self.cellWidget(i, 1)
+                return box.currentText() if box is not None else kind
+        return None
