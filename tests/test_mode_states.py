@@ -71,8 +71,8 @@ def test_a_key_table_refuses_a_key_bound_twice_and_lists_its_help():
     ("deepvis.dream.keys", "deepvis.gui.dream.mode", "DreamMode"),
     ("deepvis.digits.keys", "deepvis.gui.digits.mode", "DigitsMode"),
     ("deepvis.learn.keys", "deepvis.gui.learn.mode", "LearnMode"),
-    ("deepvis.tabular.keys", "deepvis.gui.tabular.mode", "TabularMode"),
-    ("deepvis.weights.keys", "deepvis.gui.weights.mode", "WeightsMode"),
+    ("deepvis.tabular.keys", "deepvis.tabular.view_model", "TabularViewModel"),
+    ("deepvis.weights.keys", "deepvis.weights.view_model", "WeightsViewModel"),
 ])
 def test_every_key_names_a_method_of_its_mode(module, mode_module, mode_class):
     import importlib

@@ -45,14 +45,15 @@ def grid_shape(n: int, aspect: float = 1.0) -> tuple[int, int]:
 
 
 def tile(images: np.ndarray, cols: int | None = None, pad: int = 1, background: int = 40) -> np.ndarray:
-    """N x h x w x 3 uint8 tiles -> one image, row by row, `pad` pixels between tiles."""
-    n, h, w = images.shape[:3]
+    """N x h x w x 3 uint8 tiles -> one image, row by row, `pad` pixels between tiles; B x N x h x w x 3
+    -> B such images (one array operation for all of them)."""
+    *batch, n, h, w, channels = images.shape
     rows, cols = grid_shape(n) if cols is None else (math.ceil(n / cols), cols)
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), background, dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        out[y:y + h, x:x + w] = images[i]
+    cells = np.full((*batch, rows * cols, h + pad, w + pad, channels), background, dtype=np.uint8)
+    cells[..., :n, :h, :w, :] = images
+    grid = np.swapaxes(cells.reshape(*batch, rows, cols, h + pad, w + pad, channels), -4, -3)
+    out = np.full((*batch, rows * (h + pad) + pad, cols * (w + pad) + pad, channels), background, dtype=np.uint8)
+    out[..., pad:, pad:, :] = grid.reshape(*batch, rows * (h + pad), cols * (w + pad), channels)
     return out
 
 

@@ -1,15 +1,19 @@
-"""The layers of a model that hold weights worth drawing: every Conv2d and Linear, by module path."""
+"""The layers of a model that hold weights worth drawing: every Conv2d and Linear, by module path.
+
+WeightLayer is plain data (the Weights view model reads it without torch); torch is imported by
+the functions that read a model."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from deepvis import DeepvisError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class WeightLayer:
 
 
 def weight_layers(model: nn.Module) -> list[WeightLayer]:
+    from torch import nn
+
     found = []
     for path, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
@@ -48,6 +54,8 @@ def find_weight_layer(layers: list[WeightLayer], name: str) -> WeightLayer:
 
 def weights_of(model: nn.Module, layer: WeightLayer) -> np.ndarray:
     """The weight as float32 numpy (copied off the device)."""
+    import torch
+
     with torch.no_grad():
         return model.get_submodule(layer.path).weight.detach().float().cpu().numpy()
 

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Callable
 
 from PyQt6.QtCore import QObject, pyqtSignal
-from PyQt6.QtGui import QAction, QActionGroup
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
+from PyQt6.QtGui import QAction
+from PyQt6.QtWidgets import QWidget
 
 from deepvis.config import Config
 from deepvis.gui.background import BackgroundCall
+from deepvis.gui.model_menu import ModelChoices, ask_for_weights, configured_weights
 from deepvis.session import open_named_model
-from deepvis.zoo import LoadedModel, builtin_models
+from deepvis.zoo import LoadedModel
 
 
 class ModelSwitch(QObject):
@@ -34,18 +35,12 @@ class ModelSwitch(QObject):
         self.loader = loader or self._load
         self.task: BackgroundCall | None = None
         self._show_message = show_message
-        self.group = QActionGroup(self)
-        self.actions: dict[str, QAction] = {}
+        self.choices = ModelChoices(self)
+        self.actions = self.choices.actions  # model name -> its Model menu entry
 
     def menu_actions(self, make_action: Callable[..., QAction]) -> list[QAction]:
         """One checkable action per built-in model, made by the mode's action factory."""
-        for card in builtin_models():
-            action = make_action(card.title, lambda _checked=False, name=card.name: self.switch(name),
-                                 checkable=True)
-            self.group.addAction(action)
-            self.actions[card.name] = action
-        self._check(self.loaded.name)
-        return list(self.actions.values())
+        return self.choices.menu_actions(make_action, self.switch, self.loaded.name)
 
     def switch(self, name: str, weights: str | None = None) -> None:
         """Load a model in the background; the current one keeps running until it is ready."""
@@ -53,8 +48,7 @@ class ModelSwitch(QObject):
             self._show_message("a model is already loading")
             self._check(self.loaded.name)
             return
-        if weights is None and name == self.config.model:
-            weights = self.config.weights
+        weights = configured_weights(name, weights, self.config)
         self._show_message(f"loading {name}" + (f" with {Path(weights).name}" if weights else "") + "…")
         self.progress.emit(0, 0)
         loader = self.loader
@@ -72,24 +66,15 @@ class ModelSwitch(QObject):
 
     def load_weights_dialog(self) -> None:
         """Model → Load weights…: a local state dict for one of the built-in architectures."""
-        parent = self.parent()
-        path, _ = QFileDialog.getOpenFileName(parent, "Load weights", "",
-                                              "State dicts (*.pth *.pt *.safetensors);;All files (*)")
-        if not path:
-            return
-        names = [card.name for card in builtin_models()]
-        current = names.index(self.loaded.name) if self.loaded.name in names else 0
-        name, ok = QInputDialog.getItem(parent, "Load weights", f"Architecture of {Path(path).name}:", names,
-                                        current, False)
-        if ok:
-            self.switch(name, path)
+        chosen = ask_for_weights(self.parent(), self.loaded.name)
+        if chosen:
+            self.switch(*chosen)
 
     def _load(self, name: str, weights: str | None = None) -> LoadedModel:
         return open_named_model(name, self.config, weights)
 
     def _check(self, name: str) -> None:
-        for action_name, action in self.actions.items():
-            action.setChecked(action_name == name)
+        self.choices.check(name)
 
     def _loaded(self, loaded_with: tuple[LoadedModel, str | None]) -> None:
         loaded, weights = loaded_with
