@@ -145,6 +145,7 @@ class GridPane(ImagePane):
         self.unit_max: np.ndarray | None = None
         self.selected: int | None = None
         self.hovered: int | None = None
+        self.unit_name: Callable[[str, int], str] | None = None  # layer:unit, with a class's name (fc)
         self.setMouseTracking(True)
         self.setMinimumSize(200, 200)
 
@@ -192,7 +193,7 @@ class GridPane(ImagePane):
             painter.drawRect(self.tile_rect(self.selected).adjusted(-1, -1, 1, 1))
 
     def hover_text(self, unit: int) -> str:
-        text = f"{self.layer}:{unit}"
+        text = self.unit_name(self.layer, unit) if self.unit_name else f"{self.layer}:{unit}"
         if self.unit_max is not None and unit < len(self.unit_max):
             text += f"   max {float(self.unit_max[unit]):.3g}"
         return text

@@ -29,7 +29,7 @@ class Display:
     """What the window shows besides the engine's view."""
 
     zoom: str = "off"  # off | unit | backprop: what fills the grid pane
-    frozen: bool = False  # the worker keeps processing the last frame
+    frozen: bool = False  # the worker keeps processing the frame on screen
     predictions: bool = True  # the top-5 pane is shown
     unit_panel: bool = True  # the right column is shown
 

@@ -8,10 +8,14 @@ Layout, one folder per model, layer and unit:
     ROOT/MODEL/LAYER/unit_0007/opt_lucid.png optimized images, one per preset
     ROOT/MODEL/LAYER/unit_0007/patch_00.png  top-k crops, best first
     ROOT/MODEL/LAYER/unit_0007/deconv_00.png their deconvs
+    ROOT/MODEL/LAYER/unit_0007/live_<id>.png the best moments seen live, saved from the window
+                                             (listed best first, with their activations, in info.json)
 
 Two layers: the store a user writes to (Config.store_path: the platform's data
-folder unless config.yaml or --store say otherwise), read first, and the images
-shipped in assets/units, read-only, used for a unit the user's store lacks.
+folder unless config.yaml or --store say otherwise), and the images shipped in
+assets/units, read-only. They are merged per unit and per kind of image: the
+user's optimized images, top-k scan (patches and their deconvs) or live moments
+replace the shipped ones of that kind for that unit only.
 
 Weights: store.json records a fingerprint of the weights that made the images.
 Images of the same model name made with other weights (another --weights file)
@@ -26,6 +30,8 @@ from the units' files, so several processes can write units without a lock.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
 import re
@@ -45,7 +51,9 @@ INDEX_FILE = "index.json"
 UNIT_INFO = "info.json"
 PATCH_RE = re.compile(r"patch_(\d+)\.png$")
 DECONV_RE = re.compile(r"deconv_(\d+)\.png$")
-LIVE_RE = re.compile(r"live_(\d+)\.png$")  # a live top-k saved from the window
+LIVE_RE = re.compile(r"live_(\d+)\.png$")  # a live top-k saved by an older deepvis, best first
+LIVE_ANY_RE = re.compile(r"live_[0-9a-f]+\.png$")  # every saved live moment's file, old or new
+LIVE_KEPT = 9  # a unit keeps its nine best moments seen live, over every session saved
 
 
 def safe_name(name: str) -> str:
@@ -84,7 +92,9 @@ class UnitImages:
     optimized: tuple[Path, ...] = ()  # optimized-image PNGs of the unit (one per preset computed)
     patches: tuple[Path, ...] = ()  # top-k crops, best first
     deconvs: tuple[Path, ...] = ()  # the deconv of each crop, same order
-    live: tuple[Path, ...] = ()  # a top-k seen in a live session and saved, best first
+    live: tuple[Path, ...] = ()  # the best moments seen live and saved (all sessions), best first
+    live_values: tuple[float, ...] = ()  # the unit's maximum in each of those moments
+    live_dates: tuple[str, ...] = ()  # when each was saved (ISO date and time; "" when unknown)
     info: dict = field(default_factory=dict)  # this unit's entries from the layer's JSON index
 
     @property
@@ -95,8 +105,6 @@ class UnitImages:
 def weights_fingerprint(model) -> str:
     """A short hash of a model's weights: names, shapes and values (large tensors by a strided
     sample of 65536 values, enough to tell two trainings apart)."""
-    import hashlib
-
     import torch
 
     digest = hashlib.sha256()
@@ -131,6 +139,7 @@ class UnitStore:
         self.fingerprint = fingerprint
         self.folder = store_folder(self.root, model_name, fingerprint)
         self._lock = threading.Lock()
+        self._live_lock = threading.Lock()  # one save of live moments at a time (read, merge, write)
         self._index_cache: dict[str, tuple[float, dict]] = {}
         for marker in (self.root / STORE_FILE, self.folder / STORE_FILE):
             owner = (read_json(marker) or {}).get("model") if marker.exists() else None
@@ -179,11 +188,11 @@ class UnitStore:
         return dict(self.layer_index(layer).get("units", {}).get(str(unit), {}))
 
     def unit_images(self, layer: str, unit: int) -> UnitImages:
-        """The unit's images from the user's store, else the shipped ones."""
-        images = self._own_unit_images(layer, unit)
-        if images.empty and self.shipped is not None:
-            return self.shipped.unit_images(layer, unit)
-        return images
+        """The unit's images: the user's store over the shipped images, kind by kind."""
+        own = self._own_unit_images(layer, unit)
+        if self.shipped is None:
+            return own
+        return merge_unit_images(own, self.shipped._own_unit_images(layer, unit))
 
     def _own_unit_images(self, layer: str, unit: int) -> UnitImages:
         folder = self.unit_folder(layer, unit)
@@ -194,13 +203,16 @@ class UnitStore:
         optimized = tuple(folder / n for n in names if n.startswith("opt_") and n.endswith((".png", ".jpg")))
         patches = sorted((int(m.group(1)), n) for n in names if (m := PATCH_RE.match(n)))
         deconvs = sorted((int(m.group(1)), n) for n in names if (m := DECONV_RE.match(n)))
-        live = sorted((int(m.group(1)), n) for n in names if (m := LIVE_RE.match(n)))
+        info = self.unit_info(layer, unit)
+        moments = [m for m in saved_live_moments(info, names) if m[1] in names]
         return UnitImages(
             optimized=optimized,
             patches=tuple(folder / n for _, n in patches),
             deconvs=tuple(folder / n for _, n in deconvs),
-            live=tuple(folder / n for _, n in live),
-            info=self.unit_info(layer, unit),
+            live=tuple(folder / name for _, name, _ in moments),
+            live_values=tuple(value for value, _, _ in moments),
+            live_dates=tuple(date for _, _, date in moments),
+            info=info,
         )
 
     def done_units(self, layer: str, method: str, key: str | None = None) -> dict[int, dict]:
@@ -257,28 +269,53 @@ class UnitStore:
             write_json_atomic(path, info)
 
     def write_live_topk(self, layer: str, layer_path: str, crops, values, frames_seen: int) -> int:
-        """A live session's top-k (per unit: crops best first, their values) as a scan of its own:
-        live_NN.png and a `topk_live` entry per unit; returns the number of units written."""
-        import datetime
-
+        """A live session's top-k (per unit: crops, their values) merged into the moments saved
+        before: each unit keeps its LIVE_KEPT best by activation, over every session saved, as
+        live_<id>.png files listed best first in its `topk_live` entry. Returns the number of units
+        that had a moment to save."""
         self.claim()
-        saved = datetime.datetime.now().isoformat(timespec="seconds")
+        now = datetime.datetime.now().isoformat(timespec="seconds")
         written = 0
-        for unit, (unit_crops, unit_values) in enumerate(zip(crops, values)):
-            filled = [i for i, v in enumerate(unit_values) if np.isfinite(v)]
-            if not filled:
-                continue
-            folder = self.unit_folder(layer, unit)
-            for old in folder.glob("live_*.png") if folder.is_dir() else ():
-                old.unlink(missing_ok=True)
-            for rank, i in enumerate(filled):
-                self.write_image(layer, unit, f"live_{rank:02d}.png", unit_crops[i])
-            self.update_unit(layer, unit, "topk_live", {
-                "values": [round(float(unit_values[i]), 6) for i in filled], "frames_seen": frames_seen,
-                "saved": saved, "method": "maximum over the unit's map in frames of a live session"})
-            written += 1
+        with self._live_lock:
+            for unit, (unit_crops, unit_values) in enumerate(zip(crops, values)):
+                new = [(float(v), crop) for crop, v in zip(unit_crops, unit_values) if np.isfinite(v)]
+                if new:
+                    self._merge_live_moments(layer, unit, new, now, frames_seen)
+                    written += 1
         self.rebuild_index(layer, layer_path)
         return written
+
+    def _merge_live_moments(self, layer: str, unit: int, new: list, now: str, frames_seen: int) -> None:
+        """One unit: the new moments and the saved ones, the best LIVE_KEPT kept. New files are written
+        first, then the entry that lists them (atomic), then the files no longer listed are removed:
+        a reader always finds the files of the entry it reads."""
+        folder = self.unit_folder(layer, unit)
+        names = sorted(os.listdir(folder)) if folder.is_dir() else []
+        info = self.unit_info(layer, unit)
+        saved = [(value, name, date, None) for value, name, date in saved_live_moments(info, names)
+                 if name in names]
+        known = {name for _, name, _, _ in saved}
+        for value, crop in new:
+            name = live_file_name(crop)
+            if name not in known:  # the same crop saved twice (two saves of one session) is one moment
+                known.add(name)
+                saved.append((value, name, now, crop))
+        kept = sorted(saved, key=lambda moment: -moment[0])[:LIVE_KEPT]
+        for _, name, _, crop in kept:
+            if crop is not None:
+                write_png_atomic(folder / name, crop)
+        before = info.get("topk_live") if isinstance(info.get("topk_live"), dict) else {}
+        self.update_unit(layer, unit, "topk_live", {
+            "images": [name for _, name, _, _ in kept],
+            "values": [round(value, 6) for value, _, _, _ in kept],
+            "dates": [date for _, _, date, _ in kept],
+            "frames_seen": int(before.get("frames_seen", 0) or 0) + int(frames_seen),
+            "sessions": int(before.get("sessions", 1 if before else 0) or 0) + 1,
+            "saved": now, "method": "maximum over the unit's map in frames seen live, the best of every session"})
+        listed = {name for _, name, _, _ in kept}
+        for name in names:
+            if LIVE_ANY_RE.match(name) and name not in listed:
+                (folder / name).unlink(missing_ok=True)
 
     def clear_topk(self, layer: str, unit: int) -> None:
         """Remove a unit's old patches before a new scan's are written."""
@@ -303,6 +340,48 @@ class UnitStore:
                  "model": self.model_name, "layer": layer, "path": layer_path, "units": units}
         write_json_atomic(folder / INDEX_FILE, index)
         return index
+
+
+def live_file_name(crop: np.ndarray) -> str:
+    """A saved live moment's file name, from its crop's pixels: the same crop saved twice is one file,
+    and the window can tell a crop it shows from one already saved."""
+    return f"live_{hashlib.sha1(np.ascontiguousarray(crop).tobytes()).hexdigest()[:12]}.png"
+
+
+def saved_live_moments(info: dict, names: list[str]) -> list[tuple[float, str, str]]:
+    """(value, file name, date saved) of a unit's saved live moments, best first, from its
+    `topk_live` entry; a save of an older deepvis (live_00.png... with a list of values) reads too."""
+    entry = info.get("topk_live") if isinstance(info, dict) else None
+    if not isinstance(entry, dict):
+        return []
+    values = [float(v) for v in entry.get("values") or [] if isinstance(v, (int, float))]
+    images = entry.get("images")
+    if isinstance(images, list):
+        dates = entry.get("dates") if isinstance(entry.get("dates"), list) else []
+        dates = [str(d) for d in dates] + [""] * (len(images) - len(dates))
+        moments = [(v, str(n), d) for v, n, d in zip(values, images, dates)]
+    else:
+        legacy = sorted((int(m.group(1)), n) for n in names if (m := LIVE_RE.match(n)))
+        moments = [(v, n, str(entry.get("saved", ""))) for v, (_, n) in zip(values, legacy)]
+    return sorted(moments, key=lambda moment: -moment[0])
+
+
+def merge_unit_images(own: UnitImages, shipped: UnitImages) -> UnitImages:
+    """The user's images over the shipped ones, kind by kind: optimized images, a top-k scan (its
+    patches with their deconvs, which are of those patches), live moments. The entries of `info`
+    follow the images: the shipped scan's record goes with the shipped patches."""
+    info = {**shipped.info, **own.info}
+    if own.patches:
+        patches, deconvs = own.patches, own.deconvs
+    else:
+        patches, deconvs = shipped.patches, shipped.deconvs
+        if "topk" in shipped.info:
+            info["topk"] = shipped.info["topk"]
+        else:
+            info.pop("topk", None)
+    live = own if own.live else shipped
+    return UnitImages(optimized=own.optimized or shipped.optimized, patches=patches, deconvs=deconvs,
+                      live=live.live, live_values=live.live_values, live_dates=live.live_dates, info=info)
 
 
 def relative_paths(paths: Iterable[Path], base: Path) -> list[str]:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup
-from PyQt6.QtWidgets import QFileDialog, QMenu, QMenuBar, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QMenu, QMenuBar, QSizePolicy, QVBoxLayout, QWidget
 
 from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
-from deepvis.files import atomic_path
 from deepvis.live import keys
+from deepvis.live.unit_names import unit_title
 from deepvis.live.view_model import Display, LiveViewModel
 from deepvis.live.pipeline import ViewState
 from deepvis.sources import FolderSource, FrameSource, ImageSource
@@ -26,6 +26,8 @@ from deepvis.zoo import LoadedModel
 from deepvis.gui.mode import ModeContext, WorkerMode
 from deepvis.gui.rate import FrameRate
 from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, UnitTrace
+from deepvis.gui.live.frame_hold import FrameHold
+from deepvis.gui.live.layout import ColumnSplitter, ask_png_path, save_widget_png
 from deepvis.gui.live.unit_jobs import UnitImageJobs
 from deepvis.gui.live.model_switch import ModelSwitch
 from deepvis.gui.live.source_switch import SourceSwitch
@@ -67,14 +69,16 @@ class LiveMode(WorkerMode):
 
         self.model = LiveViewModel(config, [l.name for l in start.loaded.layers],
                                    start.layer or start.loaded.default_layer().name, start.unit)
-        self.setAcceptDrops(True)
         self.sources = SourceSwitch(start.source, start.camera_mode, config, self.context.show_message, self)
+        self.sources.accept_drops(self)  # a file or folder dropped on the mode opens
         self._build_panes()
         self._build_actions()
 
         self.worker = PipelineWorker(self.loaded, start.source, self.model.view, self,
                                      track_top_frames=config.live_top_frames)
         self.sources.switched.connect(self.worker.set_source)
+        self.hold = FrameHold(self.worker, self.sources, lambda: self.model.display.frozen)
+        self.sources.switched.connect(self.hold.source_switched)
         if not config.live_top_frames:
             self.unit_panel.set_live_off()
         self.worker.result_ready.connect(self._on_result)
@@ -110,6 +114,10 @@ class LiveMode(WorkerMode):
         """The unit the per-unit panel shows for a view: a softmax unit shows its class's logit's images."""
         return self.loaded.images_layer(view.layer), view.unit
 
+    def unit_title(self, layer: str, unit: int) -> str:
+        """layer:unit, with the class name of an output unit (fc:281 · tabby)."""
+        return unit_title(self.loaded, layer, unit, self.model.unit_counts.get(layer))
+
     # ------------------------------------------------------------------ construction
 
     def _build_panes(self) -> None:
@@ -121,6 +129,7 @@ class LiveMode(WorkerMode):
         self.grid_pane = GridPane()
         self.grid_pane.unit_clicked.connect(self.model.select_unit)
         self.grid_pane.hint.connect(self.context.show_hint)
+        self.grid_pane.unit_name = self.unit_title
         self.grid_pane.on_painted = self._on_grid_painted
         self.unit_pane = ImagePane("unit", smooth=False, placeholder="")
         self.unit_trace = UnitTrace()
@@ -135,14 +144,7 @@ class LiveMode(WorkerMode):
         for widget in (self.unit_pane, self.unit_panel):
             widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setHandleWidth(6)
-        self._user_sized = False  # once the user drags a splitter handle, resizing keeps their split
-        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_user_sized", True))
-        for widget, stretch in ((left, 1), (middle, 2), (self.right, 1)):
-            self.splitter.addWidget(widget)
-            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        self.splitter = ColumnSplitter([(left, 1), (middle, 2), (self.right, 1)])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
@@ -195,7 +197,7 @@ class LiveMode(WorkerMode):
                 self._action("Predictions", run("toggle_predictions"), "toggle_predictions", checkable=True),
                 self._action("Per-unit panel", run("toggle_unit_panel"), "toggle_unit_panel", checkable=True),
                 self._action("Zoom", run("cycle_zoom"), "cycle_zoom"),
-                self._action("Equal pane widths", self.reset_layout)]),
+                self._action("Equal pane widths", self.splitter.reset)]),
             None,
             self._action("Freeze the frame", run("toggle_freeze"), "toggle_freeze"),
             self._action("Pause the source", run("toggle_pause"), "toggle_pause"),
@@ -326,7 +328,7 @@ class LiveMode(WorkerMode):
         self.layer_bar.set_layers(self.model.layers, view.layer)
         self.grid_pane.set_selected(view.unit if zoom == "off" else None)
         self.grid_pane.title = f"{view.layer}" + (" · backward signal" if view.backprop_in_grid else "")
-        self.unit_pane.title = f"unit {view.layer}:{view.unit}"
+        self.unit_pane.title = f"unit {self.unit_title(view.layer, view.unit)}"
         self.unit_pane.badge = ""
         self.backprop_pane.title = (f"backprop · {view.backprop} {view.backprop_filter}"
                                     if view.backprop != "off" else "backprop")
@@ -338,10 +340,10 @@ class LiveMode(WorkerMode):
         self.unit_pane.update()
         key = self.panel_key(view)
         self.unit_jobs.select(key)
-        self.unit_panel.show_unit(*key)
+        self.unit_panel.show_unit(*key, name=self.unit_title(*key))
 
     def _on_display_changed(self, display: Display) -> None:
-        self.worker.set_frozen(display.frozen)
+        self.hold.update()
         self.grid_pane.set_selected(self.view.unit if display.zoom == "off" else None)
         if self.last_delivery is not None:
             self._show_grid(self.last_delivery.result)
@@ -351,8 +353,8 @@ class LiveMode(WorkerMode):
         self.actions_by_name["toggle_unit_panel"].setChecked(display.unit_panel)
 
     def _on_request(self, action: str) -> None:
-        {"toggle_pause": self.sources.toggle_pause, "toggle_camera": self.sources.toggle_camera,
-         "next_file": self.source.next_item, "prev_file": self.source.prev_item,
+        {"toggle_pause": self.hold.toggle_pause, "toggle_camera": self.sources.toggle_camera,
+         "next_file": lambda: self.hold.step_file(+1), "prev_file": lambda: self.hold.step_file(-1),
          "compute_unit": self.unit_jobs.compute_now, "quit": lambda: self.window().close(),
          "dream_frame": lambda: self.send_to_dream(False), "dream_unit": lambda: self.send_to_dream(True),
          "toggle_help": lambda: None}[action]()
@@ -367,8 +369,10 @@ class LiveMode(WorkerMode):
         if delivery.model_name != self.loaded.name and self.model.unit_counts:
             return  # from the model just replaced
         self.last_delivery = delivery
+        held = self.hold.displayed(delivery)
         self.share.publish_frame(result.input_rgb, delivery.model_name)
-        self._latency_origin = delivery.frame_timestamp
+        if not held:  # a held frame re-rendered after a view change: its capture time says nothing
+            self._latency_origin = delivery.frame_timestamp
         self.input_pane.set_array(result.input_rgb)
         self.input_pane.title = f"input · {delivery.frame_label}"
         self.predictions.set_predictions(result.top)
@@ -457,16 +461,6 @@ class LiveMode(WorkerMode):
     def _save_top_frames(self) -> None:
         self.unit_jobs.save_top_frames(self.view.layer)
 
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.sources.open_path(urls[0])
-            event.acceptProposedAction()
-
     def send_to_dream(self, use_unit: bool) -> None:
         """g / G: the Dream mode dreams this frame (G: amplifying the selected unit); Live pauses
         while Dream is in front."""
@@ -475,36 +469,12 @@ class LiveMode(WorkerMode):
     # ------------------------------------------------------------------ panes and layout
 
     def save_pane(self, path: str | Path, pane: str) -> Path:
-        path = Path(path).with_suffix(".png")
-        with atomic_path(path) as partial:
-            if not self.panes[pane].grab().save(str(partial), "PNG"):
-                raise OSError(f"cannot write {path}")
-        return path
+        return save_widget_png(self.panes[pane], path)
 
     def save_pane_dialog(self, pane: str) -> None:
-        default = f"deepvis-{pane}.png".replace(" ", "-")
-        path, _ = QFileDialog.getSaveFileName(self, "Save a screenshot", default, "PNG images (*.png)")
+        path = ask_png_path(self, f"deepvis-{pane}.png".replace(" ", "-"))
         if path:
             try:
                 self.context.show_message(f"saved {self.save_pane(path, pane)}")
             except OSError as error:
                 self.context.show_message(str(error))
-
-    def reset_layout(self) -> None:
-        self._user_sized = False
-        self._fit_splitter()
-
-    def _fit_splitter(self) -> None:
-        """The grid (square) gets about the height of the mode; the side columns share the rest."""
-        width, height = self.splitter.width(), self.splitter.height()
-        if width <= 0 or height <= 0:
-            return
-        middle = int(min(max(height - 10, width * 0.42), width * 0.6))
-        side = (width - middle) // 2
-        self.splitter.setSizes([side, middle, width - middle - side])
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if not self._user_sized:
-            QTimer.singleShot(0, self._fit_splitter)  # after the layouts have given the splitter its size
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from deepvis.config import Config
@@ -97,6 +97,24 @@ class SourceSwitch(QObject):
         if ok:
             self.config = self.config.replace(camera_index=index)
             self.open_camera(index)
+
+    def accept_drops(self, widget: QWidget) -> None:
+        """A file or folder dropped on the widget opens (the first one, when several are)."""
+        widget.setAcceptDrops(True)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove) and event.mimeData().hasUrls():
+            event.acceptProposedAction()
+            return True
+        if kind == QEvent.Type.Drop:
+            paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+            if paths:
+                self.open_path(paths[0])
+                event.acceptProposedAction()
+                return True
+        return super().eventFilter(watched, event)
 
     # -- switching ----------------------------------------------------------------------------
 

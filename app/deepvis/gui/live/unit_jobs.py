@@ -62,6 +62,7 @@ class ComputeTask(QThread):
         self.copy_future, self.layer, self.unit, self.store = copy_future, layer, unit, store
         self.steps, self.size, self.background = steps, size, background
         self._stop = threading.Event()
+        self.done = False  # run() has returned (set before QThread's finished is emitted)
 
     def stop(self) -> None:
         self._stop.set()
@@ -79,6 +80,12 @@ class ComputeTask(QThread):
         return f"{self.layer}:{self.unit}" + (" (in the background)" if self.background else "")
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self.done = True
+
+    def _run(self) -> None:
         if self.background:
             yield_to_the_live_view()
         try:
@@ -138,6 +145,7 @@ class UnitImageJobs(QObject):
         if task is not None and task.isRunning() and task.background and task.key != key:
             task.stop()
             self.panel.hide_progress()
+        self._sync_button()
 
     def set_active(self, active: bool) -> None:
         """Hidden, a background image waits until Live is shown again; shown, it asks again."""
@@ -158,6 +166,18 @@ class UnitImageJobs(QObject):
 
     # ------------------------------------------------------------------ optimized images
 
+    def can_compute_now(self) -> bool:
+        """Whether x would start computing the selected unit now: not without a store that can be
+        written, nor while a full compute runs (a background one gives way to x)."""
+        store, task = self.panel.store, self.task
+        if store is None or self.selected is None or store.unwritable():
+            return False
+        return task is None or task.done or not task.isRunning() or task.background
+
+    def _sync_button(self) -> None:
+        """The panel's Compute now (x) is enabled exactly when x works."""
+        self.panel.set_compute_enabled(self.can_compute_now())
+
     def compute_now(self) -> None:
         """x / the panel's button: the selected unit's images with the preset's full steps."""
         if self.selected is not None:
@@ -166,6 +186,7 @@ class UnitImageJobs(QObject):
     def on_images_shown(self, key) -> None:
         """A unit without an optimized image gets one computed in the background (auto_unit_images)."""
         panel = self.panel
+        self._sync_button()
         if not self.auto or not self.active or key != self.selected or panel.store is None:
             return
         if panel.shown_key == key and panel.current_images is not None and panel.current_images.optimized:
@@ -217,6 +238,7 @@ class UnitImageJobs(QObject):
         if not background:
             self.show_message(f"computing the images of {layer}:{unit} in the background")
         task.start()
+        self._sync_button()
 
     def _model_copy(self):
         loaded = self.current_model()
@@ -233,6 +255,7 @@ class UnitImageJobs(QObject):
     def _finished(self) -> None:
         self.panel.hide_progress()
         self._start_pending()
+        self._sync_button()
 
     @pyqtSlot(object, str)
     def _failed(self, _task: ComputeTask, message: str) -> None:
@@ -269,7 +292,7 @@ class UnitImageJobs(QObject):
             crops, values, frames_seen = taken
             written = store.write_live_topk(layer.name, layer.path, crops, values, frames_seen)
             return (f"saved the top-9 seen live of {written} units of {layer.name} ({frames_seen} frames) "
-                    f"to {store.folder}")
+                    f"to {store.folder}: each unit keeps its 9 best moments of every session saved")
 
         call = BackgroundCall(save, "live top-9 writer", self)
         call.done.connect(self._top_frames_saved)

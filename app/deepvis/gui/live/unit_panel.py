@@ -1,54 +1,26 @@
 """The per-unit panel: the selected unit's activation-maximization images, its top-9 patches
-and their deconvs, read from the unit store off the GUI thread, with the progress of a unit's compute
-(gui.live.unit_jobs)."""
+and their deconvs, read from the unit store off the GUI thread, the best moments seen live (this
+session's and the saved ones), and the progress of a unit's compute (gui.live.unit_jobs).
+
+The seen-live block sits below the stored images at a fixed place: whatever the store holds for a
+unit, it does not move."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, QPointF, QRectF, QRunnable, QSize, Qt, QThreadPool, pyqtSignal
-from PyQt6.QtGui import QImage, QMouseEvent, QPainter
+from PyQt6.QtCore import QObject, QRunnable, Qt, QThreadPool, pyqtSignal
+from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QStackedWidget,
-                             QToolTip, QVBoxLayout, QWidget)
+                             QVBoxLayout, QWidget)
 
 from deepvis import DeepvisError
-from deepvis.gui.panes import fit_rect
-from deepvis.gui.theme import PANEL
 from deepvis.gui.controls import section_title
+from deepvis.gui.live.thumbs import ImageCache, ThumbGrid, hint_label, qimage_of
 
 log = logging.getLogger("deepvis.gui")
-
-
-class ImageCache:
-    """A thread-safe LRU of decoded images, keyed by path and modification time."""
-
-    def __init__(self, max_items: int = 256):
-        self.max_items = max_items
-        self._items: OrderedDict[tuple[str, int], QImage] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def load(self, path: Path) -> QImage:
-        try:
-            key = (str(path), path.stat().st_mtime_ns)
-        except OSError:
-            return QImage()
-        with self._lock:
-            image = self._items.get(key)
-            if image is not None:
-                self._items.move_to_end(key)
-                return image
-        image = QImage(str(path))  # QImage (not QPixmap) may be decoded on any thread
-        with self._lock:
-            self._items[key] = image
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-        return image
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class _Relay(QObject):
@@ -64,73 +36,11 @@ class _LoadJob(QRunnable):
         try:
             images = self.store.unit_images(*self.key)
             decoded = {kind: [self.cache.load(p) for p in getattr(images, kind)]
-                       for kind in ("optimized", "patches", "deconvs")}
+                       for kind in ("optimized", "patches", "deconvs", "live")}
         except Exception as error:  # a damaged store must not take the window down
             log.warning("cannot read unit images for %s:%s: %s", *self.key, error)
             return
         self.relay.loaded.emit(self.key, self.serial, images, decoded)
-
-
-class ThumbGrid(QWidget):
-    """A few images in a grid of square cells, smoothly scaled; hovering a cell shows its caption."""
-
-    GAP = 3
-
-    def __init__(self, columns: int, rows: int, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.columns, self.rows = columns, rows
-        self.images: list[QImage] = []
-        self.captions: list[str] = []
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(60, 60 * rows // columns)
-        self.setMouseTracking(True)
-
-    def sizeHint(self) -> QSize:
-        return QSize(240, 240 * self.rows // self.columns)
-
-    def set_images(self, images: list[QImage], captions: list[str] | None = None) -> None:
-        """captions: one line per image (where it came from, its value), or None."""
-        kept = [i for i, im in enumerate(images) if not im.isNull()]
-        self.images = [images[i] for i in kept]
-        self.captions = [captions[i] for i in kept] if captions and len(captions) == len(images) else []
-        self.update()
-
-    def cell_rect(self, index: int) -> QRectF:
-        gap = self.GAP
-        cell = min((self.width() - gap * (self.columns - 1)) / self.columns,
-                   (self.height() - gap * (self.rows - 1)) / self.rows)
-        x0 = (self.width() - (cell * self.columns + gap * (self.columns - 1))) / 2
-        row, col = divmod(index, self.columns)
-        return QRectF(x0 + col * (cell + gap), row * (cell + gap), cell, cell)
-
-    def cell_at(self, pos: QPointF) -> int | None:
-        return next((i for i in range(len(self.images)) if self.cell_rect(i).contains(pos)), None)
-
-    def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        # Only the images there are (a top-k of k < 9 leaves cells empty); empty cells only when none.
-        for i in range(len(self.images) if self.images else self.columns * self.rows):
-            rect = self.cell_rect(i)
-            if i < len(self.images):
-                image = self.images[i]
-                painter.drawImage(fit_rect(rect, image.width(), image.height()), image)
-            else:
-                painter.fillRect(rect, PANEL.darker(115))
-        painter.end()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        cell = self.cell_at(event.position())
-        if cell is not None and cell < len(self.captions):
-            QToolTip.showText(event.globalPosition().toPoint(), self.captions[cell], self)
-        else:
-            QToolTip.hideText()
-
-
-def _qimage(rgb) -> QImage:
-    """A QImage owning a copy of an H x W x 3 uint8 array."""
-    height, width = rgb.shape[:2]
-    return QImage(rgb.tobytes(), width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 def _section(title: str) -> QLabel:
@@ -138,8 +48,26 @@ def _section(title: str) -> QLabel:
     return section_title(title.upper(), elastic=True)
 
 
+def command_lines(command: str, *flags: str) -> str:
+    """A command for a hint, one line per flag with its value, continued with backslashes as a
+    shell reads it: the lines are short enough for the panel, so none wraps in the middle of a
+    flag (a line breaks after a hyphen when it must wrap), and a copied command still runs."""
+    return " \\\n  ".join((command, *flags))
+
+
+@dataclass(frozen=True)
+class LiveMoment:
+    """One crop of the seen-live block: this session's, or saved in the store by an earlier one."""
+
+    value: float
+    image: QImage
+    caption: str
+    name: str  # the store's file name for its crop (a saved one and the same crop seen now are one)
+
+
 class UnitPanel(QWidget):
-    """Shows the stored images of the selected unit, or how to compute them."""
+    """Shows the stored images of the selected unit, or how to compute them, and the best moments
+    seen live."""
 
     compute_requested = pyqtSignal()
     images_shown = pyqtSignal(object)  # the (layer, unit) now displayed
@@ -151,6 +79,7 @@ class UnitPanel(QWidget):
         self.model_name, self.weights = "", None
         self.store_error: str | None = None
         self.key: tuple[str, int] | None = None
+        self.unit_name = ""  # how the title calls the unit (fc:281 · tabby)
         self.shown_key: tuple[str, int] | None = None
         self._load_serial = 0  # each read of the store is numbered; only the latest one is shown
         self.current_images = None
@@ -160,6 +89,10 @@ class UnitPanel(QWidget):
         self._relay = _Relay()
         self._relay.loaded.connect(self._on_loaded)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.live_off = False
+        self._saved_live: list[LiveMoment] = []
+        self._session_live: list[LiveMoment] = []
+        self._session_marker = None
 
         self.title = QLabel("unit")
         self.title.setObjectName("sectionTitle")
@@ -167,61 +100,16 @@ class UnitPanel(QWidget):
         self.info.setObjectName("sectionTitle")
         for label in (self.title, self.info):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.optimized = ThumbGrid(3, 1)
+        self.optimized = ThumbGrid(3, 1, fit=True)
         self.patches = ThumbGrid(3, 3)
         self.deconvs = ThumbGrid(3, 3)
-        # The top-9 seen in this session's frames, beside the stored top-9 (and on the empty page).
-        self.live_grid, self.live_grid_empty = ThumbGrid(3, 3), ThumbGrid(3, 3)
-        self.live_title, self.live_title_empty = _section("seen live"), _section("seen live")
-        self.live_key: tuple[str, int] | None = None
-        self._live_frames = None
-        images_page = QWidget()
-        layout = QVBoxLayout(images_page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
-        layout.addWidget(_section("activation maximization"))
-        layout.addWidget(self.optimized, 1)
-        columns = QHBoxLayout()
-        columns.setSpacing(8)
-        for column in ((("top-9 patches", self.patches), ("top-9 deconvs", self.deconvs)),
-                       ((self.live_title, self.live_grid), (None, None))):
-            stack = QVBoxLayout()
-            stack.setSpacing(4)
-            for title, widget in column:
-                if title is None:
-                    stack.addStretch(1)
-                    continue
-                stack.addWidget(_section(title) if isinstance(title, str) else title)
-                stack.addWidget(widget, 1)
-            columns.addLayout(stack, 1)
-        layout.addLayout(columns, 6)
-
-        self.empty_text = QLabel()
-        self.empty_text.setObjectName("emptyState")
-        self.empty_text.setWordWrap(True)
-        self.empty_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        # Its wrapped height must not size the panel (a long hint would push the panes above it).
-        self.empty_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.compute_button = QPushButton("Compute now  (x)")
-        self.compute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.compute_button.clicked.connect(self.compute_requested)
-        empty_page = QWidget()
-        empty_layout = QVBoxLayout(empty_page)
-        empty_layout.addStretch(1)
-        empty_layout.addWidget(self.empty_text)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.compute_button)
-        row.addStretch(1)
-        empty_layout.addLayout(row)
-        empty_layout.addStretch(1)
-        empty_layout.addWidget(self.live_title_empty)
-        empty_layout.addWidget(self.live_grid_empty, 2)
-
-        self.pages = QStackedWidget()
-        self.pages.addWidget(images_page)
-        self.pages.addWidget(empty_page)
+        self.live_grid = ThumbGrid(3, 3)
+        self.live_title = _section("seen live")
+        self.pages = QStackedWidget()  # 0: the stored images; 1: none stored, how to compute them
+        self.pages.addWidget(self._images_page())
+        self.pages.addWidget(self._empty_page())
+        # Sized by stretch alone, not by what a page holds: the seen-live block below never moves.
+        self.pages.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.progress = QProgressBar()
         policy = self.progress.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # its row stays: showing it moves nothing
@@ -231,13 +119,59 @@ class UnitPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 4, 8, 8)
         outer.setSpacing(4)
-        header = QHBoxLayout()
-        header.addWidget(self.title)
-        header.addStretch(1)
-        header.addWidget(self.info)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        header = QHBoxLayout()  # the labels ignore their texts' widths: they share the row by stretch
+        header.addWidget(self.title, 3)
+        header.addWidget(self.info, 2)
         outer.addLayout(header)
-        outer.addWidget(self.pages, 1)
+        outer.addWidget(self.pages, 7)
+        outer.addWidget(self.live_title)
+        outer.addWidget(self.live_grid, 3)
         outer.addWidget(self.progress)
+
+    def _images_page(self) -> QWidget:
+        """The optimized image(s) large, then the top-9 patches beside their deconvs, or why there
+        are none and how to fill them."""
+        self.scan_hint = hint_label(small=True)
+        grids = QWidget()
+        row = QHBoxLayout(grids)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        row.addWidget(self.patches, 1)
+        row.addWidget(self.deconvs, 1)
+        self.scan_pages = QStackedWidget()  # 0: the grids; 1: no scan of this layer, how to make one
+        self.scan_pages.addWidget(grids)
+        self.scan_pages.addWidget(self.scan_hint)
+        titles = QHBoxLayout()
+        titles.setSpacing(8)
+        titles.addWidget(_section("top-9 patches"), 1)
+        titles.addWidget(_section("top-9 deconvs"), 1)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(_section("activation maximization"))
+        layout.addWidget(self.optimized, 4)
+        layout.addLayout(titles)
+        layout.addWidget(self.scan_pages, 3)
+        return page
+
+    def _empty_page(self) -> QWidget:
+        self.empty_text = hint_label()
+        self.compute_button = QPushButton("Compute now  (x)")
+        self.compute_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.compute_button.clicked.connect(self.compute_requested)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.empty_text, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.compute_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(0)
+        return page
 
     def hasHeightForWidth(self) -> bool:
         # Wrapped texts inside must not size the panel: the column shares its height by stretch,
@@ -264,15 +198,17 @@ class UnitPanel(QWidget):
         if self.key is not None:
             self.show_unit(*self.key, force=True)
 
-    def show_unit(self, layer: str, unit: int, force: bool = False) -> None:
+    def show_unit(self, layer: str, unit: int, force: bool = False, name: str | None = None) -> None:
+        """Show a unit's images; `name`: how the title calls it (fc:281 · tabby), else layer:unit."""
         key = (layer, unit)
         if key == self.key and not force:
             return
+        if key != self.key:  # a re-read of the same unit keeps its moments until the new ones come
+            self._saved_live, self._session_live, self._session_marker = [], [], None
+            self._show_live()
         self.key = key
-        self.title.setText(f"IMAGES OF {layer}:{unit}")
-        self._live_frames = None
-        for grid in (self.live_grid, self.live_grid_empty):
-            grid.set_images([])
+        self.unit_name = name or f"{layer}:{unit}"
+        self.title.setText(f"IMAGES OF {self.unit_name}")
         if self.store is None:
             self._show_empty()
             self.images_shown.emit(key)
@@ -282,32 +218,39 @@ class UnitPanel(QWidget):
 
     def refresh(self) -> None:
         if self.key is not None:
-            self.show_unit(*self.key, force=True)
+            self.show_unit(*self.key, force=True, name=self.unit_name)
 
     def _on_loaded(self, key, serial: int, images, decoded) -> None:
         if key != self.key or serial != self._load_serial:
             return  # a newer selection or re-read is on its way: an older read must not overwrite it
         self.current_images = images
         self.shown_key = key
-        if images.empty:
+        self._saved_live = [
+            LiveMoment(value, image, f"saved {date[:10] or 'earlier'}: max {value:.3g}", path.name)
+            for value, image, date, path in zip(images.live_values, decoded["live"], images.live_dates,
+                                                images.live)]
+        self._show_live()
+        if not (images.optimized or images.patches):
             self._show_empty()
         else:
             self.optimized.set_images(decoded["optimized"])
+            self.optimized.set_placeholder("no optimized image yet: x computes it")
             self.patches.set_images(decoded["patches"], _patch_captions(images.info.get("topk")))
             self.deconvs.set_images(decoded["deconvs"])
+            self.deconvs.set_placeholder("no deconvs in this scan")
+            self.scan_hint.setText(self._scan_message())
+            self.scan_pages.setCurrentIndex(0 if images.patches else 1)
             self.info.setText(_summary(images.info))
             self.pages.setCurrentIndex(0)
         self.images_shown.emit(key)
 
     def _show_empty(self) -> None:
-        layer, unit = self.key if self.key else ("LAYER", 0)
         self.info.setText("")
         if self.store_error:
             self.empty_text.setText(self.store_error)
             self.compute_button.setEnabled(False)
         else:
             self.empty_text.setText(self._empty_message(computing=False))
-            self.compute_button.setEnabled(True)
         self.pages.setCurrentIndex(1)
 
     def show_problem(self, text: str) -> None:
@@ -315,41 +258,69 @@ class UnitPanel(QWidget):
         them would be; the next unit shown gets the hint back."""
         if self.pages.currentIndex() == 1:
             self.empty_text.setText(text)
-            self.compute_button.setEnabled(False)
+        self.compute_button.setEnabled(False)
+
+    def set_compute_enabled(self, enabled: bool) -> None:
+        """Whether x would compute the unit now (the unit jobs know: a full compute running, a store
+        that cannot be written)."""
+        self.compute_button.setEnabled(enabled and self.store is not None)
+
+    def _model_flags(self) -> list[str]:
+        return [f"--model {self.model_name}", *([f"--weights {self.weights}"] if self.weights else [])]
 
     def _empty_message(self, computing: bool) -> str:
         layer, unit = self.key if self.key else ("LAYER", 0)
-        model = f"--model {self.model_name}" + (f" --weights {self.weights}" if self.weights else "")
         first = (f"Computing the optimized image of {layer}:{unit} in the background…" if computing
                  else f"No images for {layer}:{unit} yet.")
-        return (f"{first}\n\nCompute the layer offline with\n"
-                f"deepvis precompute optimize {model} --layers {layer}\n"
-                f"deepvis precompute topk {model} --layers {layer} --images FOLDER\n\n"
+        optimize = command_lines("deepvis precompute optimize", *self._model_flags(), f"--layers {layer}")
+        topk = command_lines("deepvis precompute topk", *self._model_flags(), f"--layers {layer}", "--images FOLDER")
+        return (f"{first}\n\nCompute the layer offline with\n{optimize}\n{topk}\n\n"
                 f"or this unit now, with the preset's full steps:")
 
-    # -- the live top-9 -------------------------------------------------------------------------
+    def _scan_message(self) -> str:
+        """Why a unit shows no top-9 patches, and the two ways to fill the boxes."""
+        layer = self.key[0] if self.key else "LAYER"
+        topk = command_lines("deepvis precompute topk", *self._model_flags(), f"--layers {layer}", "--images FOLDER")
+        return (f"No top-9 of {layer}: no folder of images has been scanned for this layer yet. "
+                f"Scan one:\n{topk}\nor save what the camera showed: Unit → Save the top-9 seen live.")
+
+    # -- the best moments seen live ---------------------------------------------------------------
 
     def set_live_off(self) -> None:
         """The top-9 seen live is not kept (config live_top_frames): say so where it would show."""
-        for title in (self.live_title, self.live_title_empty):
-            title.setText("SEEN LIVE · OFF (CONFIG LIVE_TOP_FRAMES)")
+        self.live_off = True
+        self._show_live()
 
     def set_live_frames(self, key: tuple[str, int], frames) -> None:
         """The selected unit's top-9 seen in this session (a UnitTopFrames, or None: not tracked)."""
         if key != self.key:
             return
+        from deepvis.unitvis.store import live_file_name
+
         marker = None if frames is None else (key, tuple(frames.frames.tolist()))
-        if marker == self._live_frames:
+        if marker == self._session_marker:
             return  # nothing new: keep the decoded images
-        self._live_frames = marker
-        images = [] if frames is None else [_qimage(crop) for crop in frames.crops]
-        captions = [] if frames is None else [f"seen live: max {value:.3g} in frame {frame} of this source"
-                                              for value, frame in zip(frames.values, frames.frames)]
-        for grid in (self.live_grid, self.live_grid_empty):
-            grid.set_images(images, captions)
-        text = "seen live" if not images else f"seen live · max {frames.values[0]:.3g}"
-        for title in (self.live_title, self.live_title_empty):
-            title.setText(text.upper())
+        self._session_marker = marker
+        self._session_live = [] if frames is None else [
+            LiveMoment(float(value), qimage_of(crop), f"seen live: max {value:.3g} in frame {frame} of this source",
+                       live_file_name(crop))
+            for crop, value, frame in zip(frames.crops, frames.values, frames.frames)]
+        self._show_live()
+
+    def _show_live(self) -> None:
+        """The nine best of this session's moments and the saved ones (a crop saved and still in this
+        session's top-9 counts once)."""
+        saved = {moment.name for moment in self._saved_live}
+        moments = self._saved_live + [m for m in self._session_live if m.name not in saved]
+        best = sorted(moments, key=lambda moment: -moment.value)[:9]
+        self.live_grid.set_images([m.image for m in best], [m.caption for m in best])
+        self.live_grid.set_placeholder("" if self.live_off else "nothing seen yet")
+        text = "seen live" + (" · off (config live_top_frames)" if self.live_off else "")
+        if best:
+            text += f" · max {best[0].value:.3g}"
+        if self._saved_live:
+            text += f" · {len(self._saved_live)} saved"
+        self.live_title.setText(text.upper())
 
     # -- progress of an on-demand compute ---------------------------------------------------------
 
@@ -361,13 +332,11 @@ class UnitPanel(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(step)
         self.progress.setFormat(text or f"computing… {step}/{total}")
-        self.compute_button.setEnabled(False)
 
     def hide_progress(self) -> None:
         if self.pages.currentIndex() == 1 and not self.store_error:
             self.empty_text.setText(self._empty_message(computing=False))
         self.progress.hide()
-        self.compute_button.setEnabled(self.store is not None)
 
 
 def _patch_captions(topk: dict | None) -> list[str] | None:
@@ -384,6 +353,8 @@ def _summary(info: dict) -> str:
     """A short line of the unit's recorded figures (numbers only, at most three)."""
     parts = []
     for key, value in info.items():
+        if key == "topk_live":
+            continue  # the seen-live block's title says it
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             parts.append(f"{key} {value:.3g}")
         elif isinstance(value, dict):

@@ -2,7 +2,9 @@
 
 Latest frame wins at every hand-off: the worker takes the source's newest frame,
 skips work when neither the frame nor the view changed, and keeps only its newest
-result for the GUI, which takes it when it is ready to paint.
+result for the GUI, which takes it when it is ready to paint. Freezing or pausing
+holds the frame on screen: the worker processes that one, not a newer one it may
+already have taken.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from deepvis.gui.jobs import worker_threads
 from deepvis.jobs import Latest, last_line
 from deepvis.live.pipeline import FrameResult, Pipeline, ViewState
 from deepvis.render import as_maps
-from deepvis.sources import FrameSource
+from deepvis.sources import Frame, FrameSource
 from deepvis.zoo import LoadedModel
 
 log = logging.getLogger("deepvis.gui")
@@ -38,6 +40,25 @@ class Delivery:
     frame_timestamp: float  # Frame.timestamp (time.perf_counter at capture)
     frame_label: str
     model_name: str
+    frame: Frame | None = None  # the source's frame it was made from
+    source: FrameSource | None = None  # and that source
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The frame the worker processes instead of the source's newer ones (freeze, pause).
+
+    With `release_after`, the hold ends by itself once the source publishes a frame past that
+    index: a next file asked for while paused is shown."""
+
+    source: FrameSource
+    frame: Frame
+    release_after: int | None = None
+
+    def ended_by(self, source: FrameSource, frame: Frame | None) -> bool:
+        """A frame of another source, or one past release_after, ends the hold."""
+        return source is not self.source or (
+            self.release_after is not None and frame is not None and frame.index > self.release_after)
 
 
 @dataclass(frozen=True)
@@ -88,7 +109,7 @@ class PipelineWorker(QThread):
         self._view = view
         self._pending_model: tuple[LoadedModel, ViewState] | None = (loaded, view)
         self._loaded = loaded
-        self._frozen = False
+        self._hold: Hold | None = None
         self._stopping = False
         self._deliveries: Latest[Delivery] = Latest()
         self._copy_requests: list[Future] = []
@@ -114,9 +135,14 @@ class PipelineWorker(QThread):
             self._pending_model = (loaded, view)
             self._view = view
 
-    def set_frozen(self, frozen: bool) -> None:
+    def hold(self, hold: Hold | None) -> None:
+        """Process the held frame instead of the source's newer ones (None: frames flow again).
+        A result of another frame, waiting or on its way, is dropped: the frame on screen stays."""
         with self._lock:
-            self._frozen = frozen
+            self._hold = hold
+            waiting = self._deliveries.take()
+            if waiting is not None and (hold is None or waiting.frame is hold.frame):
+                self._deliveries.put(waiting)  # its result_ready is still on its way to the GUI
 
     def set_active(self, active: bool) -> None:
         """Hidden modes do no work: the loop waits until the mode is shown again (at once on show)."""
@@ -167,13 +193,13 @@ class PipelineWorker(QThread):
     def run(self) -> None:
         torch.set_num_threads(worker_threads())  # per thread with OpenMP: this one runs the model
         pipeline: Pipeline | None = None
-        last_source, last_index, last_rgb, last_view, last_frame = None, -1, None, None, None
+        last_source, last_index, last_rgb, last_view = None, -1, None, None
         while True:
             with self._lock:
                 if self._stopping:
                     break
                 pending, self._pending_model = self._pending_model, None
-                source, view, frozen = self._source, self._view, self._frozen
+                source, view, hold = self._source, self._view, self._hold
                 copies, self._copy_requests = self._copy_requests, []
                 top_requests, self._top_frames_requests = self._top_frames_requests, []
                 reset_top, self._reset_top_frames = self._reset_top_frames, False
@@ -193,15 +219,13 @@ class PipelineWorker(QThread):
                 self._active.wait(0.1)  # short, so model copies and stop requests are still served
                 continue
             if source is not last_source:
-                last_source, last_index, last_rgb, last_frame = source, -1, None, None
-            if frozen and last_frame is not None:
-                frame = last_frame
-            else:
-                frame = source.wait_new(last_index, timeout=POLL_SECONDS)
+                last_source, last_index, last_rgb = source, -1, None
+            hold = self._current_hold(hold, source)
+            frame = hold.frame if hold is not None else source.wait_new(last_index, timeout=POLL_SECONDS)
             if frame is None:
                 continue
             if frame.rgb is last_rgb and view == last_view:
-                if frozen or frame.index == last_index:  # wait_new did not wait: do not spin
+                if hold is not None or frame.index == last_index:  # wait_new did not wait: do not spin
                     self.msleep(int(POLL_SECONDS * 1000))
                 last_index = frame.index
                 continue  # a still image republished: nothing new to compute
@@ -214,9 +238,9 @@ class PipelineWorker(QThread):
                                        f"({last_line(error)}): choose another model")
                 pipeline = None
                 continue
-            last_index, last_rgb, last_view, last_frame = frame.index, frame.rgb, view, frame
+            last_index, last_rgb, last_view = frame.index, frame.rgb, view
             self.frames_processed += 1
-            self._deliver(Delivery(result, frame.timestamp, frame.label, pipeline.loaded.name))
+            self._deliver(Delivery(result, frame.timestamp, frame.label, pipeline.loaded.name, frame, source))
         with self._lock:
             copies, self._copy_requests = self._copy_requests, []
             top_requests, self._top_frames_requests = self._top_frames_requests, []
@@ -237,6 +261,23 @@ class PipelineWorker(QThread):
         self.model_ready.emit(ModelInfo(loaded, units))
         return pipeline
 
+    def _current_hold(self, hold: Hold | None, source: FrameSource) -> Hold | None:
+        """The hold that applies to this source now: none for another source's frame, and none once
+        the source has published past its release_after."""
+        if hold is None or not hold.ended_by(source, source.latest()):
+            return hold
+        with self._lock:
+            if self._hold is hold:
+                self._hold = None
+        return None
+
     def _deliver(self, delivery: Delivery) -> None:
-        if self._deliveries.put(delivery):
+        with self._lock:  # with hold(): a result of a frame the hold keeps back never reaches the GUI
+            hold = self._hold
+            if hold is not None and delivery.frame is not hold.frame:
+                if not hold.ended_by(delivery.source, delivery.frame):
+                    return  # taken before the hold came: the frame held is processed next
+                self._hold = None
+            wake = self._deliveries.put(delivery)
+        if wake:
             self.result_ready.emit()
