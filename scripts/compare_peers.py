@@ -6,8 +6,7 @@ deepvis: F.relu, F.relu6, F.hardtanh(min 0) and torch.relu / Tensor.relu are
 swapped, for the duration of one forward, for functions whose backward is the
 rule (nn.ReLU and nn.ReLU6 modules call F.relu and F.hardtanh, so they are
 covered too). The target is the model's top logit on a sample photo, the same
-for every tool. Errors are taken in float64; times (the median of several
-interleaved runs) in float32. Models: torchvision's resnet18, googlenet and
+for every tool. Errors are taken in float64; times in float32. Models: torchvision's resnet18, googlenet and
 mobilenet_v2 with seeded random weights (saved to a temporary folder and loaded
 back: nothing is downloaded) and squeezenet1_1 with real ImageNet weights.
 
@@ -15,7 +14,8 @@ Part 2, activation maximization: the same units of one layer, optimized at the
 same size and number of steps by deepvis's batched lucid preset (the functions
 `deepvis precompute optimize` calls) and by Lucent's render_vis with its
 default image parameterization and transforms, once a unit at a time and once
-with all units in one batch. Both maximize the unit's output at the centre of
+with all units in one batch (`--per-unit`: also one unit per render_vis call,
+which takes about twice as long again). Both maximize the unit's output at the centre of
 its map; render_vis's resizing to 224 px is replaced by a resize to the padded
 view's own size, so that both tools' models see the image at the scale it is
 measured at. The reached activation of each final image is measured the same
@@ -23,8 +23,12 @@ way for both: one plain forward pass of the images, read at the centre of the
 unit's map and at its peak over the map (Lucent's jitter shifts only one way,
 so its pattern may land off-centre).
 
+Timing: the tools take turns, round after round (deepvis.bench.take_turns), all on the same
+torch thread count (--threads, default 1); each tool's wall seconds and process CPU seconds are
+reported as the median and range over the rounds, and tools are compared by the ratio of medians.
+
     pip install -e '.[compare]'
-    python scripts/compare_peers.py [--json FILE] [--units 0-7] [--size 128] [--steps 128]
+    python scripts/compare_peers.py [--json FILE] [--rounds 3] [--threads 1] [--units 0-3] [--size 96] [--steps 64]
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepvis.bench import Turns, ratio_of_medians, rounded, take_turns
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SQUEEZENET_WEIGHTS = PROJECT_ROOT.parent / "shared" / "weights" / "squeezenet1_1-imagenet.pth"
 SAMPLE_IMAGE = PROJECT_ROOT / "assets" / "images" / "chelsea.png"
@@ -55,6 +60,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MODES = ("gradient", "deconv", "guided")
 LUCENT_PAD = 12  # the first of Lucent's standard transforms pads by 12 px on each side
+DEEPVIS_TOOL = "deepvis (batched, lucid preset)"
+LUCENT_BATCHED = "Lucent render_vis, all units in one batch"
+LUCENT_PER_UNIT = "Lucent render_vis, one unit per call"
 
 
 # --------------------------------------------------------------------------- the reference rule
@@ -194,27 +202,16 @@ def check_backprop(model: nn.Module, x: torch.Tensor, target: int, with_captum: 
     return figures
 
 
-def time_backprop(model: nn.Module, x: torch.Tensor, target: int, repeats: int) -> dict:
-    """Per mode: median seconds of deepvis and Captum, run in alternation after one warm-up each, and
-    the median of the Captum / deepvis ratios of consecutive pairs (robust to a shared machine's load)."""
+def time_backprop(model: nn.Module, x: torch.Tensor, target: int, rounds: int) -> dict[str, dict[str, Turns]]:
+    """Per mode: deepvis's and Captum's timings, taking turns over `rounds` after one warm-up each."""
     captum = captum_methods(model)
     figures = {}
     for mode in MODES:
         runs = {"deepvis": lambda: deepvis_attribution(model, x, target, mode),
                 "captum": lambda: captum[mode](x.detach().clone(), target)}
-        times = {name: [] for name in runs}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for name, run in runs.items():
-                run()
-            for _ in range(repeats):
-                # Alternating, so that a shared machine's load falls on both alike.
-                for name, run in runs.items():
-                    start = time.perf_counter()
-                    run()
-                    times[name].append(time.perf_counter() - start)
-        figures[mode] = {name: statistics.median(values) for name, values in times.items()}
-        figures[mode]["ratio"] = statistics.median(c / d for c, d in zip(times["captum"], times["deepvis"]))
+            figures[mode] = take_turns(runs, rounds)
     return figures
 
 
@@ -269,12 +266,14 @@ def compare_backprop(args, folder: Path) -> list[dict]:
             target = int(model(x).argmax(dim=1))
         calls = rectifier_calls(model, x)
         errors = check_backprop(model.double(), x.double(), target)
-        times = time_backprop(model.float(), x, target, args.repeats)
+        times = time_backprop(model.float(), x, target, args.rounds)
         for mode in MODES:
+            turns = times[mode]
             rows.append({"model": name, "weights": weights, "target_logit": target, "calls": calls,
                          "mode": mode, **{f"error_{k}": v for k, v in errors[mode].items()},
-                         "seconds_deepvis": times[mode]["deepvis"], "seconds_captum": times[mode]["captum"],
-                         "captum_over_deepvis": times[mode]["ratio"]})
+                         "seconds": {tool: t.spread() for tool, t in turns.items()},
+                         "seconds_each": {tool: {"wall": t.wall, "cpu": t.cpu} for tool, t in turns.items()},
+                         "captum_over_deepvis": ratio_of_medians(turns, "captum", "deepvis")})
         print(f"backprop: {name} done", file=sys.stderr)
     return rows
 
@@ -384,26 +383,25 @@ def compare_optimize(args, folder: Path) -> list[dict]:
     loaded = optvis_model(args, folder)
     path = loaded.find_layer(args.layer).path
     tools = {
-        "deepvis (batched, lucid preset)": lambda: run_deepvis_optimize(
-            loaded, path, args.units, args.size, args.steps, args.seed),
-        "Lucent render_vis, one unit per call": lambda: run_lucent(
-            loaded, path, args.units, args.size, args.steps, args.seed, batched=False),
-        "Lucent render_vis, all units in one batch": lambda: run_lucent(
-            loaded, path, args.units, args.size, args.steps, args.seed, batched=True),
+        DEEPVIS_TOOL: lambda: run_deepvis_optimize(loaded, path, args.units, args.size, args.steps, args.seed),
+        LUCENT_BATCHED: lambda: run_lucent(loaded, path, args.units, args.size, args.steps, args.seed, batched=True),
     }
+    if args.per_unit:
+        tools[LUCENT_PER_UNIT] = lambda: run_lucent(loaded, path, args.units, args.size, args.steps, args.seed,
+                                                    batched=False)
     warm_up(loaded, args.size, len(args.units))
+    turns = take_turns(tools, args.rounds, warmup=0)  # rounds of minutes: the warm-up above is enough
     rows, reached = [], {}
-    for tool, run in tools.items():
-        start, start_cpu = time.perf_counter(), time.process_time()
-        images = run()
-        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
-        reached[tool] = measure_units(loaded, path, args.units, images)
+    for tool, t in turns.items():
+        reached[tool] = measure_units(loaded, path, args.units, t.results[-1])
         rows.append({"tool": tool, "model": loaded.name, "layer": path, "units": args.units, "size": args.size,
-                     "steps": args.steps, "seconds": seconds, "cpu_seconds": cpu_seconds,
-                     "units_per_s": len(args.units) / seconds, "reached": reached[tool]["centre"].tolist(),
-                     "peak": reached[tool]["peak"].tolist()})
-        print(f"optimize: {tool} done in {seconds:.1f} s", file=sys.stderr)
-    ours = reached[next(iter(tools))]
+                     "steps": args.steps, "seconds": t.spread(), "seconds_each": {"wall": t.wall, "cpu": t.cpu},
+                     "units_per_s": len(args.units) / statistics.median(t.wall),
+                     "same_images_every_round": all(torch.equal(t.results[0], r) for r in t.results),
+                     "reached": reached[tool]["centre"].tolist(), "peak": reached[tool]["peak"].tolist()})
+        if tool != DEEPVIS_TOOL:
+            rows[-1]["tool_over_deepvis"] = ratio_of_medians(turns, tool, DEEPVIS_TOOL)
+    ours = reached[DEEPVIS_TOOL]
     for row in rows:
         row["deepvis_higher"] = int((ours["centre"] > torch.tensor(row["reached"])).sum())
         row["deepvis_higher_peak"] = int((ours["peak"] > torch.tensor(row["peak"])).sum())
@@ -439,51 +437,63 @@ def _error(value: float) -> str:
     return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
 
 
+def _spread(spread: dict[str, float], scale: float = 1.0, digits: int = 1) -> str:
+    """'median (min-max)' of a spread, times scale."""
+    return (f"{spread['median'] * scale:.{digits}f} ({spread['min'] * scale:.{digits}f}-"
+            f"{spread['max'] * scale:.{digits}f})")
+
+
 def markdown(report: dict) -> str:
-    m = report["machine"]
-    lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, torch {m['torch']}, {m['threads']} threads, "
-             f"Captum {m['captum']}, Lucent {m['torch-lucent']}; load average {m['load_average']:.1f} at the start).",
+    m, args = report["machine"], report["args"]
+    lines = [f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, torch {m['torch']}, {m['threads']} "
+             f"thread(s) for every tool, Captum {m['captum']}, Lucent {m['torch-lucent']}; load average "
+             f"{m['load_average']:.1f} at the start). Times: the tools take turns, {args['rounds']} rounds; "
+             f"median (min-max) of wall seconds and of process CPU seconds, ratios of the medians.",
              ""]
     if report.get("backprop"):
-        size = report["args"]["backprop_size"]
+        size = args["backprop_size"]
         lines += [f"Backprop: relative L2 error against the reference rule (float64) for the top logit of the "
-                  f"sample photo at {size} px; median time of {report['args']['repeats']} alternated runs "
-                  f"(float32) and median Captum / deepvis ratio of consecutive pairs. "
+                  f"sample photo at {size} px; times in float32, after one warm-up each. "
                   f"Calls: ReLU / ReLU6 calls in one forward, of which nn.ReLU module calls (all that Captum's "
                   f"rule reaches).",
                   "",
                   "| model (weights) | calls | mode | deepvis error | Captum error | Captum vs plain gradient "
-                  "| deepvis ms | Captum ms | Captum / deepvis |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| deepvis ms, wall | Captum ms, wall | deepvis ms, CPU | Captum ms, CPU "
+                  "| Captum / deepvis, wall; CPU |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in report["backprop"]:
-            c = row["calls"]
+            c, t, ratio = row["calls"], row["seconds"], row["captum_over_deepvis"]
             calls = f"{c['relu']} / {c['relu6']}, {c['nn.ReLU modules']} nn.ReLU"
             lines.append(
                 f"| {row['model']} ({row['weights']}) | {calls} | {row['mode']} | {_error(row['error_deepvis'])} "
                 f"| {_error(row['error_captum'])} | "
                 f"{'-' if row['mode'] == 'gradient' else _error(row['error_captum_vs_gradient'])} "
-                f"| {1000 * row['seconds_deepvis']:.1f} | {1000 * row['seconds_captum']:.1f} "
-                f"| {row['captum_over_deepvis']:.2f}x |")
+                f"| {_spread(t['deepvis']['wall'], 1e3, 0)} | {_spread(t['captum']['wall'], 1e3, 0)} "
+                f"| {_spread(t['deepvis']['cpu'], 1e3, 0)} | {_spread(t['captum']['cpu'], 1e3, 0)} "
+                f"| {ratio['wall']:.2f}x; {ratio['cpu']:.2f}x |")
         lines.append("")
     if report.get("optimize"):
         first = report["optimize"][0]
         lines += [f"Activation maximization: {first['model']} `{first['layer']}`, units "
                   f"{', '.join(map(str, first['units']))}, {first['size']} px, {first['steps']} steps. Reached: the "
-                  f"unit's output in one plain forward of each final image, at the centre of its map (the value "
-                  f"both tools maximize) and at its peak over the map. Higher: units where deepvis's value is "
-                  f"higher (centre; peak).",
+                  f"unit's output in one plain forward of each final image (of the last round), at the centre of "
+                  f"its map (the value both tools maximize) and at its peak over the map. Higher: units where "
+                  f"deepvis's value is higher (centre; peak). Same images: every round made the same images.",
                   "",
-                  "| tool | seconds (CPU seconds) | units/s | centre: mean | median | min | peak: mean "
-                  "| deepvis higher |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| tool | wall s | CPU s | its median / deepvis's, wall; CPU | units/s | centre: mean | median | min "
+                  "| peak: mean | deepvis higher | same images |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in report["optimize"]:
             values = row["reached"]
             higher = ("-" if row is first else
                       f"{row['deepvis_higher']}; {row['deepvis_higher_peak']} of {len(values)}")
-            lines.append(f"| {row['tool']} | {row['seconds']:.1f} ({row['cpu_seconds']:.1f}) "
-                         f"| {row['units_per_s']:.3f} | {statistics.mean(values):.1f} "
+            over = row.get("tool_over_deepvis")
+            over = f"{over['wall']:.2f}x; {over['cpu']:.2f}x" if over else "-"
+            lines.append(f"| {row['tool']} | {_spread(row['seconds']['wall'])} | {_spread(row['seconds']['cpu'])} "
+                         f"| {over} | {row['units_per_s']:.3f} | {statistics.mean(values):.1f} "
                          f"| {statistics.median(values):.1f} | {min(values):.1f} "
-                         f"| {statistics.mean(row['peak']):.1f} | {higher} |")
+                         f"| {statistics.mean(row['peak']):.1f} | {higher} "
+                         f"| {'yes' if row['same_images_every_round'] else 'no'} |")
     return "\n".join(lines)
 
 
@@ -502,17 +512,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random weights and optimization seed (default 0)")
     parser.add_argument("--squeezenet-weights", type=Path, default=SQUEEZENET_WEIGHTS)
     parser.add_argument("--backprop-size", type=int, default=224, help="backprop input side (default 224)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed backprop runs per tool (default 5)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timed rounds, every tool once a round, in each part (default 3)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every tool (default 1)")
+    parser.add_argument("--per-unit", action="store_true",
+                        help="also time Lucent with one unit per render_vis call (about twice the batched time)")
     parser.add_argument("--opt-model", default="efficientnet_lite0",
                         choices=("efficientnet_lite0", "googlenet", "squeezenet1_1"),
                         help="model for activation maximization (default: the embedded efficientnet_lite0; "
                              "googlenet has seeded random weights)")
     parser.add_argument("--layer", default="blocks.4.2",
                         help="module path or card name of the layer (default blocks.4.2, block5's output)")
-    parser.add_argument("--units", type=parse_units, default=list(range(8)), help="e.g. 0-7 (default)")
-    parser.add_argument("--size", type=int, default=128, help="image side (default 128)")
-    parser.add_argument("--steps", type=int, default=128, help="optimization steps (default 128)")
+    parser.add_argument("--units", type=parse_units, default=list(range(4)), help="e.g. 0-3 (default)")
+    parser.add_argument("--size", type=int, default=96, help="image side (default 96)")
+    parser.add_argument("--steps", type=int, default=64, help="optimization steps (default 64)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
 
     report = {"machine": machine(), "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     with tempfile.TemporaryDirectory(prefix="deepvis-peers-") as folder:
@@ -522,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             report["optimize"] = compare_optimize(args, Path(folder))
     print(markdown(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        args.json.write_text(json.dumps(rounded(report, 6), indent=1))
     return 0
 
 

@@ -1,5 +1,6 @@
 """scripts/compare_peers.py: its reference rule, checked by hand and against deepvis; Captum and Lucent
-only where they are installed (the `compare` extra)."""
+only where they are installed (the `compare` extra). And the turn-taking timer every comparison script
+times its arms with (deepvis.bench.take_turns), on a fake clock."""
 
 import importlib.util
 from pathlib import Path
@@ -111,3 +112,55 @@ def test_lucent_and_deepvis_optimize_the_same_units(peers):
         reached = peers.measure_units(loaded, "2", units, images)
         assert torch.isfinite(reached["centre"]).all() and (reached["peak"] >= reached["centre"]).all()
     assert all(not module._forward_hooks for module in net.modules())  # Lucent's hooks were removed
+
+
+class FakeClocks:
+    """Wall and CPU clocks that move only when an arm says it spent time: known costs, no real timing."""
+
+    def __init__(self):
+        self.wall_now = self.cpu_now = 0.0
+        self.calls: list[str] = []
+
+    def wall(self) -> float:
+        return self.wall_now
+
+    def cpu(self) -> float:
+        return self.cpu_now
+
+    def arm(self, name: str, costs: list[tuple[float, float]]):
+        """An arm whose n-th call spends costs[n] = (wall, cpu) seconds and returns n."""
+        def run():
+            n = sum(1 for called in self.calls if called == name)
+            self.calls.append(name)
+            wall, cpu = costs[n]
+            self.wall_now += wall
+            self.cpu_now += cpu
+            return n
+        return run
+
+
+def test_take_turns_alternates_the_arms_and_reports_medians():
+    from deepvis.bench import ratio_of_medians, take_turns
+
+    clocks = FakeClocks()
+    # The first call of each is the warm-up (a slow first call, left out); then B costs about 4x A,
+    # with one stalled round each that the median leaves out and the range shows.
+    a = clocks.arm("A", [(9.0, 9.0), (1.0, 0.5), (5.0, 0.6), (1.2, 0.4)])
+    b = clocks.arm("B", [(9.0, 9.0), (4.0, 2.0), (4.4, 1.8), (20.0, 2.2)])
+    turns = take_turns({"A": a, "B": b}, rounds=3, warmup=1, wall_clock=clocks.wall, cpu_clock=clocks.cpu)
+    assert clocks.calls == ["A", "B"] * 4  # in turn, warm-up round included
+    assert turns["A"].results == [1, 2, 3]  # the warm-up's result is not kept
+    assert turns["A"].wall == pytest.approx([1.0, 5.0, 1.2]) and turns["B"].cpu == pytest.approx([2.0, 1.8, 2.2])
+    spread = turns["B"].spread()
+    assert spread["wall"] == pytest.approx({"median": 4.4, "min": 4.0, "max": 20.0})
+    assert spread["cpu"] == pytest.approx({"median": 2.0, "min": 1.8, "max": 2.2})
+    assert turns["A"].spread(scale=1000)["cpu"]["median"] == pytest.approx(500.0)
+    assert ratio_of_medians(turns, "B", "A") == pytest.approx({"wall": 4.4 / 1.2, "cpu": 2.0 / 0.5})
+
+
+def test_take_turns_refuses_no_rounds():
+    from deepvis import DeepvisError
+    from deepvis.bench import take_turns
+
+    with pytest.raises(DeepvisError):
+        take_turns({"A": lambda: None}, rounds=0)

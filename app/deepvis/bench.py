@@ -12,12 +12,14 @@ as the window's job runs), over the selected unit and the next two.
 All of them are timed in one loop that takes their frames in turn, and each
 rate is that of its median frame: on a shared machine a burst of load then
 hits every measurement alike, and a single stalled frame does not count.
+take_turns is that loop; the comparisons in scripts/ time their arms with it too.
 """
 
 from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Callable
 
@@ -32,26 +34,92 @@ from deepvis.sources import open_source
 from deepvis.zoo import Layer, LoadedModel
 
 
+@dataclass
+class Turns:
+    """One arm's timings, a value per timed round: wall and CPU seconds, and what it returned."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    results: list = field(default_factory=list)
+
+    def spread(self, scale: float = 1.0) -> dict[str, dict[str, float]]:
+        """Median, min and max of the wall and CPU seconds, times `scale` (1000 for ms)."""
+        return {"wall": spread(self.wall, scale), "cpu": spread(self.cpu, scale)}
+
+
+def spread(values: list[float], scale: float = 1.0) -> dict[str, float]:
+    return {"median": median(values) * scale, "min": min(values) * scale, "max": max(values) * scale}
+
+
+def take_turns(arms: dict[str, Callable[[], object]], rounds: int, warmup: int = 1,
+               device: torch.device | None = None, wall_clock: Callable[[], float] = time.perf_counter,
+               cpu_clock: Callable[[], float] = time.process_time) -> dict[str, Turns]:
+    """Every arm once per round, in turn (A, B, A, B, ...), `rounds` timed rounds after `warmup`
+    untimed ones: a change in the machine's load then falls on every arm alike, which timing one
+    arm's runs after the other's does not give.
+
+    Wall seconds from perf_counter; CPU seconds from process_time, the CPU time of every thread of
+    the process, so that it counts the work of torch's and BLAS's helper threads as well (thread_time
+    would see the calling thread's only). CPU time leaves out the time spent waiting for a core that
+    another process holds; it still counts a thread pool's spinning, so arms compared on it should
+    run with the same thread count (the scripts set one for both). Clocks can be swapped for tests.
+    """
+    if rounds < 1:
+        raise DeepvisError(f"rounds must be at least 1, not {rounds}")
+    for _ in range(warmup):
+        for arm in arms.values():
+            arm()
+    turns = {name: Turns() for name in arms}
+    for _ in range(rounds):
+        for name, arm in arms.items():
+            if device is not None:
+                sync_device(device)
+            wall, cpu = wall_clock(), cpu_clock()
+            result = arm()
+            if device is not None:
+                sync_device(device)
+            turns[name].cpu.append(cpu_clock() - cpu)
+            turns[name].wall.append(wall_clock() - wall)
+            turns[name].results.append(result)
+    return turns
+
+
+def ratio_of_medians(turns: dict[str, Turns], slower: str, faster: str) -> dict[str, float]:
+    """How many times `faster` is faster than `slower`: the ratio of their median seconds, wall and CPU."""
+    return {clock: median(getattr(turns[slower], clock)) / median(getattr(turns[faster], clock))
+            for clock in ("wall", "cpu")}
+
+
+def rounded(value, digits: int = 4):
+    """Floats anywhere in nested dicts and lists rounded to `digits` significant digits, for printing."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {key: rounded(v, digits) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def spread_text(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
+    """'median (min-max)', for a script's printed line."""
+    s = spread(values, scale)
+    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+
+
 def time_in_turn(tasks: dict[str, Callable[[], dict[str, float] | None]], frames: int, device: torch.device,
                  warmup: int = 3) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Run each task once per round, `frames` rounds: frames per second of each task's median
     frame, and the median milliseconds of the stages each task reports."""
-    for _ in range(warmup):
-        for task in tasks.values():
-            task()
-    seconds: dict[str, list[float]] = {name: [] for name in tasks}
-    stages: dict[str, dict[str, list[float]]] = {name: {} for name in tasks}
-    for _ in range(frames):
-        for name, task in tasks.items():
-            sync_device(device)
-            start = time.perf_counter()
-            timings = task()
-            sync_device(device)
-            seconds[name].append(time.perf_counter() - start)
+    turns = take_turns(tasks, frames, warmup, device)
+    fps = {name: 1.0 / median(t.wall) for name, t in turns.items()}
+    stage_ms = {}
+    for name, t in turns.items():
+        stages: dict[str, list[float]] = {}
+        for timings in t.results:
             for stage, ms in (timings or {}).items():
-                stages[name].setdefault(stage, []).append(ms)
-    fps = {name: 1.0 / median(values) for name, values in seconds.items()}
-    stage_ms = {name: {stage: round(median(v), 3) for stage, v in per.items()} for name, per in stages.items()}
+                stages.setdefault(stage, []).append(ms)
+        stage_ms[name] = {stage: round(median(v), 3) for stage, v in stages.items()}
     return fps, stage_ms
 
 
