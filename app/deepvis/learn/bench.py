@@ -1,4 +1,5 @@
-"""`deepvis learn --bench`: training steps/s alone and with every view computed at 30/s.
+"""`deepvis learn --bench`: training steps/s alone and with every view computed at 30/s;
+`--bench landscape`: the time of one loss landscape.
 
 Both are measured in the same run, in alternating slices, so that a machine busy with
 something else slows both alike; the ratio is the price of watching. Rates per CPU-second
@@ -65,4 +66,52 @@ def run_bench(live: LiveTraining, seconds: float = 6.0, view_rate: float = VIEW_
         "view_ms": round(view_ms / updates, 2) if updates else None,
         "seconds": round(totals[False]["seconds"] + totals[True]["seconds"], 1),
         "failure": trainer.failure,
+    }
+
+
+def run_landscape_bench(trainer, steps: int, grid: int, threads: int, repeats: int = 5) -> dict:
+    """The loss landscape's time: train `steps` (a snapshot every N, the path), then compute the
+    landscape around the last snapshot `repeats` times with `threads` torch threads and with one.
+    Wall and process CPU seconds are both given: on a machine shared with other work the wall
+    time grows with the load, the CPU time far less."""
+    import os
+    import statistics
+    import time
+
+    from deepvis.learn.landscape import LandscapeComputer
+
+    path = list(trainer.run(steps))
+    computer = LandscapeComputer(trainer.dataset, trainer.spec, trainer.device, grid, seed=trainer.settings.seed)
+    timings = {}
+    before = torch.get_num_threads()
+    try:
+        for count in sorted({threads, 1}, reverse=True):
+            torch.set_num_threads(count)
+            computer.compute(path[-1], path)  # warm-up: first calls allocate
+            walls, cpus = [], []
+            for _ in range(repeats):
+                wall, cpu = time.perf_counter(), time.process_time()
+                landscape = computer.compute(path[-1], path)
+                sync_device(trainer.device)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+            timings[count] = (statistics.median(walls), statistics.median(cpus))
+    finally:
+        torch.set_num_threads(before)
+    return {
+        "network": trainer.spec.describe(),
+        "data": trainer.dataset.name,
+        "train_points": len(trainer.dataset.y_train),
+        "parameters": trainer.network.n_parameters,
+        "grid": f"{grid}x{grid}",
+        "path_points": len(path),
+        "device": str(trainer.device),
+        "dtype": str(computer.dtype).removeprefix("torch."),
+        "cpu": platform.processor() or platform.machine(),
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "repeats": repeats,
+        **{f"seconds_{count}_threads": round(wall, 3) for count, (wall, _) in timings.items()},
+        **{f"cpu_seconds_{count}_threads": round(cpu, 3) for count, (_, cpu) in timings.items()},
+        "centre_loss": landscape.centre_loss,
+        "train_loss": path[-1].train_loss,
     }

@@ -1,7 +1,7 @@
 """`deepvis learn`'s pictures and video, drawn without a display.
 
-boundary.png, landscapes.png and stages.png are drawn with matplotlib's Agg backend
-(mplot3d for the 3-D stages); training.mp4's frames are composed with OpenCV, which is
+boundary.png, landscapes.png, stages.png and landscape.png are drawn with matplotlib's Agg
+backend (mplot3d for the 3-D views); training.mp4's frames are composed with OpenCV, which is
 fast enough for a frame per snapshot shown.
 """
 
@@ -16,9 +16,9 @@ import numpy as np
 
 from deepvis.files import atomic_files, atomic_path
 from deepvis.learn.data import Dataset
-from deepvis.learn.views import BLUE, ORANGE, LearnViews, StageView, plane_polygon
+from deepvis.learn.landscape import LossLandscape
+from deepvis.learn.views import LearnViews, StageView, plane_polygon, point_colours
 
-CLASS_COLOURS = np.array([ORANGE, BLUE], dtype=np.float32) / 255
 DARK = "#18191c"
 VIDEO_FPS = 15
 
@@ -43,27 +43,33 @@ def _save(plt, fig, path: Path) -> None:
 
 def _caption(views: LearnViews) -> str:
     s = views.snapshot
+    if views.task == "regression":
+        return f"step {s.step} · train loss (MSE) {s.train_loss:.4f} · test loss (MSE) {s.test_loss:.4f}"
     return (f"step {s.step} · train loss {s.train_loss:.3f}, accuracy {s.train_accuracy:.1%} · "
             f"test loss {s.test_loss:.3f}, accuracy {s.test_accuracy:.1%}")
 
 
-def _points(ax, x: np.ndarray, y: np.ndarray, edge: str, size: float, label: str) -> None:
-    ax.scatter(x[:, 0], x[:, 1], c=CLASS_COLOURS[y.astype(int)], s=size, edgecolors=edge, linewidths=0.8,
+def _points(ax, x: np.ndarray, y: np.ndarray, edge: str, size: float, label: str, task: str) -> None:
+    ax.scatter(x[:, 0], x[:, 1], c=point_colours(y, task) / 255, s=size, edgecolors=edge, linewidths=0.8,
                label=label)
 
 
 def save_boundary(views: LearnViews, dataset: Dataset, path: Path) -> Path:
-    """The output over [-1, 1]^2 (orange 0, blue 1), its 0.5 contour, the points on top."""
+    """The output over [-1, 1]^2 (orange 0, blue 1), its 0.5 contour, the points on top; for
+    regression the prediction (orange -1, blue 1) with the points coloured by their targets."""
     plt = _pyplot()
+    regression = views.task == "regression"
     fig, ax = plt.subplots(figsize=(6.4, 6.8), dpi=110)
     ax.imshow(views.boundary_rgb, extent=(-1, 1, -1, 1), interpolation="bilinear")
     g = views.boundary.shape[0]
     axis = -1 + (2 * np.arange(g) + 1) / g
-    ax.contour(axis, axis[::-1], views.boundary, levels=[0.5], colors=DARK, linewidths=1.2)
-    _points(ax, dataset.x_train, dataset.y_train, "white", 26, "train")
-    _points(ax, dataset.x_test, dataset.y_test, DARK, 16, "test")
+    if not regression:
+        ax.contour(axis, axis[::-1], views.boundary, levels=[0.5], colors=DARK, linewidths=1.2)
+    _points(ax, dataset.x_train, dataset.y_train, "white", 26, "train", views.task)
+    _points(ax, dataset.x_test, dataset.y_test, DARK, 16, "test", views.task)
     ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel="x1", ylabel="x2", aspect="equal")
-    ax.set_title(f"decision boundary · {dataset.name}\n{_caption(views)}", fontsize=9)
+    what = "prediction (orange -1, blue +1)" if regression else "decision boundary"
+    ax.set_title(f"{what} · {dataset.name}\n{_caption(views)}", fontsize=9)
     ax.legend(loc="lower right", fontsize=8, framealpha=0.85, title="white edge: train, dark: test",
               title_fontsize=7)
     fig.tight_layout()
@@ -72,23 +78,27 @@ def save_boundary(views: LearnViews, dataset: Dataset, path: Path) -> Path:
 
 
 def save_landscapes(views: LearnViews, path: Path) -> Path:
-    """Every neuron's activation over the input square, one column per layer, labelled layer:unit."""
+    """Every neuron's activation over the input square, one column per layer, labelled layer:unit;
+    the input layer's features first, labelled by name."""
     plt = _pyplot()
-    layers = sorted({l.layer for l in views.landscapes})
-    rows = max(sum(1 for l in views.landscapes if l.layer == layer) for layer in layers)
-    fig, axes = plt.subplots(rows, len(layers), figsize=(2.1 * len(layers), 2.1 * rows + 0.7), dpi=110,
+    neurons = list(views.feature_maps) + list(views.landscapes)
+    layers = sorted({l.layer for l in neurons})
+    rows = max(sum(1 for l in neurons if l.layer == layer) for layer in layers)
+    # At least the caption's width: a network of one or two layers would cut it off.
+    fig, axes = plt.subplots(rows, len(layers), figsize=(max(2.1 * len(layers), 6.4), 2.1 * rows + 0.9), dpi=110,
                              squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for column, layer in enumerate(layers):
-        for landscape in (l for l in views.landscapes if l.layer == layer):
+        for landscape in (l for l in neurons if l.layer == layer):
             ax = axes[landscape.unit, column]
             ax.axis("on")
             ax.imshow(landscape.rgb, extent=(-1, 1, -1, 1), interpolation="bilinear")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(f"{landscape.label}  [{landscape.low:.3g}, {landscape.high:.3g}]", fontsize=8)
-        title = views.layer_titles[column] if column < len(views.layer_titles) else f"layer {layer}"
+        titles = views.layer_titles
+        title = ("input" if layer == 0 else titles[layer - 1] if layer - 1 < len(titles) else f"layer {layer}")
         axes[0, column].annotate(title, (0.5, 1.28), xycoords="axes fraction", ha="center", fontsize=9,
                                  fontweight="bold")
     fig.suptitle(f"every neuron's activation over [-1, 1]² (orange: low, blue: high)\n{_caption(views)}",
@@ -100,6 +110,8 @@ def save_landscapes(views: LearnViews, path: Path) -> Path:
 
 def stage_title(stage: StageView) -> str:
     shown = f"PCA {stage.width}→3" if stage.projected else f"{stage.width}-D"
+    if math.isnan(stage.probe_accuracy):  # regression: no probe
+        return f"{stage.name} ({shown})"
     return f"{stage.name} ({shown}) · probe {stage.probe_accuracy:.1%}"
 
 
@@ -112,7 +124,7 @@ def save_stages(views: LearnViews, path: Path) -> Path:
     cols = min(4, count)
     rows = math.ceil(count / cols)
     fig = plt.figure(figsize=(4.2 * cols, 4.2 * rows + 0.6), dpi=100)
-    colours = CLASS_COLOURS[views.labels.astype(int)]
+    colours = point_colours(views.labels, views.task) / 255
     for i, stage in enumerate(views.stages):
         p = stage.points
         if stage.dims == 3:
@@ -146,8 +158,9 @@ def save_stages(views: LearnViews, path: Path) -> Path:
             ax.tick_params(labelsize=7)
             ax.set_aspect("equal" if stage.dims == 2 else "auto")
         ax.set_title(stage_title(stage), fontsize=8.5, color="#1a7f37" if stage.probe_accuracy >= 1 else "black")
-    fig.suptitle(f"the training data at every stage (probe: a linear classifier's accuracy; plane drawn at 100%)"
-                 f"\n{_caption(views)}", fontsize=9)
+    about = ("colour: the target" if views.task == "regression"
+             else "probe: a linear classifier's accuracy; plane drawn at 100%")
+    fig.suptitle(f"the training data at every stage ({about})\n{_caption(views)}", fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.97, bottom=0.05, top=0.9, wspace=0.3, hspace=0.3)
     _save(plt, fig, path)
     return path
@@ -167,6 +180,46 @@ def _draw_line(ax, plane: np.ndarray) -> None:
     elif a:
         ys = np.array([-1.05, 1.05])
         ax.plot(-(b * ys + c) / a, ys, color="#30333a", lw=1.2)
+
+
+def save_loss_landscape(landscape: LossLandscape, path: Path) -> Path:
+    """The loss over the plane as contours (log scale) with the training path, and as a 3-D surface."""
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    c = landscape.coordinates
+    loss = np.maximum(landscape.loss, 1e-12)  # a log scale needs positive values
+    fig = plt.figure(figsize=(12.4, 5.8), dpi=100)
+    ax = fig.add_subplot(1, 2, 1)
+    low, high = float(loss.min()), float(loss.max())
+    norm = LogNorm(low, high) if high > low * 1.0001 else None  # a flat landscape: a plain scale
+    mesh = ax.pcolormesh(c, c, loss, norm=norm, cmap="viridis", shading="nearest")
+    if norm is not None:
+        ax.contour(c, c, loss, levels=np.geomspace(low, high, 16)[1:-1], colors="black", linewidths=0.4,
+                   alpha=0.5)
+    kind = "MSE" if landscape.task == "regression" else "BCE"
+    fig.colorbar(mesh, ax=ax, shrink=0.85, label=f"training loss ({kind})")
+    path_xy = landscape.path
+    if len(path_xy):
+        ax.plot(path_xy[:, 0], path_xy[:, 1], color="white", lw=1.4, label="training path (projected)")
+        ax.plot(path_xy[0, 0], path_xy[0, 1], "o", color="#f59322", ms=6, label=f"step {landscape.path_steps[0]}")
+    ax.plot(0, 0, "*", color="#e8eaed", ms=12, markeredgecolor="black", label=f"step {landscape.step} (centre)")
+    ax.set(xlabel="direction 1", ylabel="direction 2", aspect="equal")
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.85)
+    surface = fig.add_subplot(1, 2, 2, projection="3d")
+    a, b = np.meshgrid(c, c)
+    surface.plot_surface(a, b, np.log10(loss), cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
+    if len(path_xy):
+        surface.plot(path_xy[:, 0], path_xy[:, 1], np.log10(np.maximum(landscape.path_loss, 1e-12)) + 0.02,
+                     color="white", lw=1.4)
+    surface.set(xlabel="direction 1", ylabel="direction 2", zlabel="log10 loss")
+    surface.view_init(elev=35, azim=-60)
+    fig.suptitle(f"the loss over a plane through the weights of step {landscape.step}: two random directions, "
+                 f"filter-normalized (Li et al. 2018)\ncentre loss {landscape.centre_loss:.4g} · "
+                 f"{landscape.grid} x {landscape.grid} points over ±{landscape.span:.3g}", fontsize=9)
+    fig.subplots_adjust(left=0.07, right=0.97, bottom=0.08, top=0.88, wspace=0.15)
+    _save(plt, fig, path)
+    return path
 
 
 # --------------------------------------------------------------------------- video
@@ -190,9 +243,8 @@ def training_frame(views: LearnViews, dataset: Dataset, boundary_px: int = 400, 
     for x, y, edge, radius in ((dataset.x_train, dataset.y_train, (255, 255, 255), 4),
                                (dataset.x_test, dataset.y_test, (24, 25, 28), 3)):
         pixels = ((x * [1, -1] + 1) / 2 * boundary_px).astype(int)
-        for (px, py), label in zip(pixels, y.astype(int)):
-            cv2.circle(board, (int(px), int(py)), radius, tuple(int(v) for v in (ORANGE, BLUE)[label]), -1,
-                       cv2.LINE_AA)
+        for (px, py), colour in zip(pixels, point_colours(y, views.task)):
+            cv2.circle(board, (int(px), int(py)), radius, tuple(int(v) for v in colour), -1, cv2.LINE_AA)
             cv2.circle(board, (int(px), int(py)), radius, edge, 1, cv2.LINE_AA)
     frame[top:top + boundary_px, gap:gap + boundary_px] = board
     _text(frame, _caption(views), (gap, 22), 0.5)

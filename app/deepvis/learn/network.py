@@ -1,4 +1,5 @@
-"""The MLP: 2 inputs, hidden layers of any widths, one sigmoid output.
+"""The MLP: the chosen input features, hidden layers of any widths (or none), one output: a
+sigmoid for two classes (binary cross-entropy), linear for regression (squared error).
 
 All parameters live in one flat tensor (each layer's weight and bias are views into
 it), and the backward pass is written out by hand. A network this small is all
@@ -8,27 +9,37 @@ arithmetic, while one flat vector lets an optimizer step be a handful of operati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from deepvis import DeepvisError
+from deepvis.learn.features import DEFAULT as DEFAULT_FEATURES, check_features, encode
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 INITS = ("xavier", "he", "normal")
+OUTPUTS = ("sigmoid", "linear")  # two classes; regression
 MAX_WIDTH = 64
 
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """Hidden widths, one activation per hidden layer (or one for all), the init scheme."""
+    """Hidden widths (none, or `(0,)`, for a single output neuron), one activation per hidden
+    layer (or one for all), the init scheme, the input features and the output's kind."""
 
     hidden: tuple[int, ...] = (3, 3)
     activations: tuple[str, ...] = ("sigmoid",)
     init: str = "he"
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    output: str = "sigmoid"
 
     def __post_init__(self) -> None:
+        if tuple(self.hidden) == (0,):  # "0": no hidden layer
+            object.__setattr__(self, "hidden", ())
+        object.__setattr__(self, "features", check_features(tuple(self.features)))
+        if self.output not in OUTPUTS:
+            raise DeepvisError(f"unknown output {self.output!r} (choose {', '.join(OUTPUTS)})")
         if any(not 1 <= width <= MAX_WIDTH for width in self.hidden):
             raise DeepvisError(f"hidden widths must be 1 to {MAX_WIDTH}, not {' '.join(map(str, self.hidden))}")
         if len(self.hidden) > 8:
@@ -44,7 +55,12 @@ class NetworkSpec:
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        return (2, *self.hidden, 1)
+        return (len(self.features), *self.hidden, 1)
+
+    def for_task(self, task: str) -> "NetworkSpec":
+        """This network with the output a task needs: sigmoid to classify, linear to regress."""
+        output = "linear" if task == "regression" else "sigmoid"
+        return self if output == self.output else replace(self, output=output)
 
     @property
     def layer_activations(self) -> tuple[str, ...]:
@@ -54,8 +70,11 @@ class NetworkSpec:
 
     def describe(self) -> str:
         acts = self.layer_activations
-        act = acts[0] if len(set(acts)) <= 1 else "/".join(acts)
-        return "-".join(map(str, self.sizes)) + (f" {act}" if acts else "")
+        act = "/".join(acts) if len(set(acts)) > 1 else acts[0] if acts else ""
+        text = "-".join(map(str, self.sizes)) + (f" {act}" if act else "")
+        if self.features != DEFAULT_FEATURES:
+            text += f" on {','.join(self.features)}"
+        return text + (" (linear output)" if self.output == "linear" else "")
 
 
 def activate(name: str, z: torch.Tensor) -> torch.Tensor:
@@ -80,13 +99,15 @@ def backprop_activation(name: str, grad: torch.Tensor, h: torch.Tensor) -> torch
 
 
 class Network:
-    """The MLP's parameters (one flat tensor), its forward passes and its gradient."""
+    """The MLP's parameters (one flat tensor), its forward passes and its gradient. Forward
+    passes take the network's inputs: `encode(points)` turns (N, 2) points into them."""
 
     def __init__(self, spec: NetworkSpec, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
         self.spec = spec
         self.device = torch.device(device)
         self.dtype = dtype
         self.acts = spec.layer_activations
+        self.output = spec.output
         sizes = spec.sizes
         self.n_layers = len(sizes) - 1
         count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -139,8 +160,12 @@ class Network:
 
     # -- forward ------------------------------------------------------------------------------
 
+    def encode(self, points: torch.Tensor) -> torch.Tensor:
+        """(N, 2) points to the (N, features) inputs (the default x1, x2: the points themselves)."""
+        return encode(points, self.spec.features)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The output before its sigmoid, (N, 1)."""
+        """The output before its sigmoid (a linear output's value), (N, 1)."""
         h = x
         for i in range(self.n_layers):
             z = torch.addmm(self.biases[i], h, self.weights[i].t())
@@ -152,7 +177,7 @@ class Network:
         for i in range(self.n_layers):
             last = i == self.n_layers - 1
             tag = "out" if last else str(i + 1)
-            names += [f"{tag} Wx+b", f"{tag} {'sigmoid' if last else self.acts[i]}"]
+            names += [f"{tag} Wx+b", f"{tag} {self.output if last else self.acts[i]}"]
         return names
 
     def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -161,22 +186,29 @@ class Network:
         h = x
         for i in range(self.n_layers):
             z = torch.addmm(self.biases[i], h, self.weights[i].t())
-            h = torch.sigmoid(z) if i == self.n_layers - 1 else activate(self.acts[i], z)
+            h = activate(self.output if i == self.n_layers - 1 else self.acts[i], z)
             out += [z, h]
         return out
 
     def neuron_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Each layer's activations (hidden layers, then the sigmoid output), (N, width) each."""
+        """Each layer's activations (hidden layers, then the output), (N, width) each."""
         return self.stages(x)[2::2]
 
     # -- training -----------------------------------------------------------------------------
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean binary cross-entropy of the output (y is (N, 1) in {0, 1})."""
-        return F.binary_cross_entropy_with_logits(self.logits(x), y)
+        """Mean binary cross-entropy of the output (y is (N, 1) in {0, 1}), or for a linear
+        output the mean squared error."""
+        return self.data_loss(self.logits(x), y)
+
+    def data_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.output == "linear":
+            return F.mse_loss(logits, y)
+        return F.binary_cross_entropy_with_logits(logits, y)
 
     def objective(self, x: torch.Tensor, y: torch.Tensor, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
-        """What training lowers: the mean BCE plus the weight penalties (0-dim, on the device)."""
+        """What training lowers: the mean BCE (or squared error) plus the weight penalties
+        (0-dim, on the device)."""
         return self._penalized(self.loss(x, y), l1, l2)
 
     def _penalized(self, loss: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
@@ -186,7 +218,7 @@ class Network:
         return loss
 
     def backward(self, x: torch.Tensor, y: torch.Tensor, l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
-        """Fill self.grad with d(mean BCE + l1 * sum|w| + l2 * sum w^2)/d(parameters); return that
+        """Fill self.grad with d(mean loss + l1 * sum|w| + l2 * sum w^2)/d(parameters); return that
         objective at the current parameters (a 0-dim tensor on the device: no host sync)."""
         hs = [x]
         h = x
@@ -194,8 +226,12 @@ class Network:
             z = torch.addmm(self.biases[i], h, self.weights[i].t())
             h = activate(self.acts[i], z) if i < self.n_layers - 1 else z
             hs.append(h)
-        objective = F.binary_cross_entropy_with_logits(h, y)
-        grad_z = torch.sigmoid(h).sub_(y).div_(x.shape[0])  # d(mean BCE)/d(logit)
+        if self.output == "linear":
+            objective = F.mse_loss(h, y)
+            grad_z = (h - y).mul_(2.0 / x.shape[0])  # d(mean squared error)/d(output)
+        else:
+            objective = F.binary_cross_entropy_with_logits(h, y)
+            grad_z = torch.sigmoid(h).sub_(y).div_(x.shape[0])  # d(mean BCE)/d(logit)
         for i in range(self.n_layers - 1, -1, -1):
             torch.mm(grad_z.t(), hs[i], out=self.weight_grads[i])
             torch.sum(grad_z, 0, out=self.bias_grads[i])

@@ -62,7 +62,8 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One moment of a run: its measures and a copy of the weights (a flat tensor on the device)."""
+    """One moment of a run: its measures and a copy of the weights (a flat tensor on the device).
+    A regression's losses are mean squared errors and its accuracies NaN."""
 
     step: int
     train_loss: float
@@ -70,10 +71,13 @@ class Snapshot:
     train_accuracy: float
     test_accuracy: float
     weights: torch.Tensor
+    task: str = "classification"
 
     def metrics(self) -> dict[str, float | int]:
-        return {"step": self.step, "train_loss": self.train_loss, "test_loss": self.test_loss,
-                "train_accuracy": self.train_accuracy, "test_accuracy": self.test_accuracy}
+        values = {"step": self.step, "train_loss": self.train_loss, "test_loss": self.test_loss}
+        if self.task == "classification":
+            values.update(train_accuracy=self.train_accuracy, test_accuracy=self.test_accuracy)
+        return values
 
     @property
     def finite(self) -> bool:
@@ -81,11 +85,13 @@ class Snapshot:
 
 
 class Trainer:
-    """Trains one network on one data set; `advance(n)` or `run(steps)` move it forward."""
+    """Trains one network on one data set; `advance(n)` or `run(steps)` move it forward. The
+    network's output follows the data's task (`spec.for_task`): `self.spec` is the one trained."""
 
     def __init__(self, dataset: Dataset, spec: NetworkSpec, settings: TrainSettings = TrainSettings(),
                  device: torch.device | str = "cpu"):
         self.dataset = dataset
+        spec = spec.for_task(dataset.task)
         self.spec = spec
         self.settings = settings
         self.device = torch.device(device)
@@ -96,7 +102,9 @@ class Trainer:
         def tensor(a):
             return torch.as_tensor(a, dtype=dtype, device=self.device)
 
-        self.x_train, self.x_test = tensor(dataset.x_train), tensor(dataset.x_test)
+        # The network's inputs: the points' features, computed once.
+        self.x_train = self.network.encode(tensor(dataset.x_train))
+        self.x_test = self.network.encode(tensor(dataset.x_test))
         self.y_train, self.y_test = tensor(dataset.y_train)[:, None], tensor(dataset.y_test)[:, None]
         self.step_count = 0
         self.failure: str | None = None  # set when a loss became NaN/inf
@@ -212,6 +220,12 @@ class Trainer:
         """The current losses and accuracies (one host sync) and a copy of the weights."""
         net = self.network
         z_train, z_test = net.logits(self.x_train), net.logits(self.x_test)
+        if self.dataset.regression:
+            values = torch.stack([torch.nn.functional.mse_loss(z_train, self.y_train),
+                                  torch.nn.functional.mse_loss(z_test, self.y_test)]).tolist() + [math.nan] * 2
+            if not torch.isfinite(net.flat).all():
+                values[0] = values[1] = math.nan
+            return Snapshot(self.step_count, *values, weights=net.state(), task="regression")
         values = torch.stack([
             torch.nn.functional.binary_cross_entropy_with_logits(z_train, self.y_train),
             torch.nn.functional.binary_cross_entropy_with_logits(z_test, self.y_test),

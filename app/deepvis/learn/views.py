@@ -1,12 +1,13 @@
 """What the Learn mode and `deepvis learn` show, computed from one snapshot with torch.
 
-- the decision boundary: the output over a grid of [-1, 1]^2, in colour;
-- every neuron's landscape: its activation over the same grid;
+- the decision boundary: the output over a grid of [-1, 1]^2, in colour (for regression a
+  heat map of the prediction; discretized: the class, or the sign, alone);
+- every neuron's landscape: its activation over the same grid, and each input feature's map;
 - the data at every stage (input, after each linear map and each nonlinearity), as
   display coordinates in about [-1, 1]^3: the values when a stage is 1 to 3 wide, its
   first three principal components when wider;
 - each stage's linear-probe accuracy, and the probe's plane where it separates the
-  classes in what is shown.
+  classes in what is shown (two classes only: a regression's stages have no probe).
 
 Everything is computed on the device; each result crosses to the host once, ready to draw.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from deepvis.learn.data import Dataset
+from deepvis.learn.features import LABELS as FEATURE_LABELS
 from deepvis.learn.network import Network, NetworkSpec
 from deepvis.learn.probe import ITERATIONS, Probe, ProbeFitter
 from deepvis.learn.trainer import Snapshot
@@ -35,9 +37,9 @@ PALETTE = np.array([ORANGE, LIGHT, BLUE], dtype=np.float32)
 class Landscape:
     """One neuron's activation over the grid: raw values and colours over [low, high]."""
 
-    layer: int  # 1-based; the output layer is the last
+    layer: int  # 1-based; the output layer is the last; 0: an input feature
     unit: int
-    label: str  # "layer:unit"
+    label: str  # "layer:unit"; an input feature's own name (x1², sin(x1) ...)
     values: np.ndarray  # (G, G) float32, row 0 at x2 = +1
     rgb: np.ndarray  # (G, G, 3) uint8
     low: float
@@ -56,7 +58,7 @@ class StageView:
     axes: tuple[str, str, str]
     offset: float  # display = (value - offset) / scale
     scale: float
-    probe_accuracy: float  # over the stage's full width
+    probe_accuracy: float  # over the stage's full width (NaN for regression)
     plane: np.ndarray | None  # (4,): n . p + c = 0 in display coordinates, where it separates what is shown
     explained: float | None = None  # variance kept by the projection
 
@@ -64,12 +66,14 @@ class StageView:
 @dataclass(frozen=True)
 class LearnViews:
     snapshot: Snapshot
-    boundary: np.ndarray  # (G, G) float32, the output in [0, 1]
-    boundary_rgb: np.ndarray  # (G, G, 3) uint8
-    landscapes: list[Landscape]
+    boundary: np.ndarray  # (G, G) float32, the output: in [0, 1], or a regression's prediction
+    boundary_rgb: np.ndarray  # (G, G, 3) uint8 (discretized when the computer was asked to)
+    landscapes: list[Landscape]  # hidden layers' neurons, then the output
     stages: list[StageView]
-    labels: np.ndarray  # (N,) training labels, the stages' point order
+    labels: np.ndarray  # (N,) training labels (regression: targets), the stages' point order
     layer_titles: list[str] = field(default_factory=list)
+    feature_maps: list[Landscape] = field(default_factory=list)  # the input layer: one per feature
+    task: str = "classification"
 
     @property
     def step(self) -> int:
@@ -93,6 +97,26 @@ def colorize(values: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> tor
     return torch.where(lower, first, second).round_().to(torch.uint8)
 
 
+def boundary_colours(values: np.ndarray | torch.Tensor, task: str = "classification",
+                     discretize: bool = False) -> np.ndarray:
+    """The boundary picture, (G, G, 3) uint8, from the output over the grid: orange to blue over
+    [0, 1] (a regression's prediction over [-1, 1]); discretized, each pixel is its class (the
+    output above 0.5), or for regression its sign, in full colour."""
+    values = torch.as_tensor(values, dtype=torch.float32)
+    low, high = (-1.0, 1.0) if task == "regression" else (0.0, 1.0)
+    if discretize:
+        values = torch.where(values > (low + high) / 2, high, low)
+    return colorize(values, torch.tensor(low), torch.tensor(high)).cpu().numpy()
+
+
+def point_colours(labels: np.ndarray, task: str = "classification") -> np.ndarray:
+    """(N, 3) uint8: orange for class 0, blue for 1; a regression's targets along the palette."""
+    if task == "regression":
+        return colorize(torch.as_tensor(labels, dtype=torch.float32), torch.tensor(-1.0),
+                        torch.tensor(1.0)).numpy()
+    return np.array([ORANGE, BLUE], dtype=np.uint8)[np.asarray(labels).astype(int)]
+
+
 def neuron_range(activation: str, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each neuron's colour range from its activation's natural range; (width,) each."""
     width = values.shape[1]
@@ -108,18 +132,24 @@ def neuron_range(activation: str, values: torch.Tensor) -> tuple[torch.Tensor, t
 
 class ViewComputer:
     """Computes LearnViews from snapshots of one run (its own network copy; PCA signs kept
-    steady from one call to the next, so the 3-D views do not flip)."""
+    steady from one call to the next, so the 3-D views do not flip). `discretize`: the boundary
+    picture shows classes (or a regression's sign) rather than the output's shades."""
 
     def __init__(self, dataset: Dataset, spec: NetworkSpec, device: torch.device | str = "cpu",
-                 grid: int = GRID, probe_iterations: int | None = None):
+                 grid: int = GRID, probe_iterations: int | None = None, discretize: bool = False):
         self.device = torch.device(device)
         self.dataset = dataset
+        spec = spec.for_task(dataset.task)  # as the trainer does
         self.spec = spec
+        self.task = dataset.task
         self.grid = grid
+        self.discretize = discretize
         self.probes = ProbeFitter(probe_iterations or ITERATIONS, min(4, probe_iterations or ITERATIONS))
         self.network = Network(spec, self.device)
         self.grid_xy = grid_points(grid, self.device)
-        self.x_train = torch.as_tensor(dataset.x_train, device=self.device)
+        self.grid_inputs = self.network.encode(self.grid_xy)
+        self.x_train = self.network.encode(torch.as_tensor(dataset.x_train, device=self.device))
+        self.feature_maps = self._feature_maps()
         self.y_train = torch.as_tensor(dataset.y_train, device=self.device)
         n = len(dataset.y_train)
         # A fixed spread for 1-D stages, so their points do not sit on one line.
@@ -128,7 +158,7 @@ class ViewComputer:
         self._components: dict[int, torch.Tensor] = {}
         acts = spec.layer_activations
         self.stage_kinds = ["input"] + [kind for i in range(len(spec.sizes) - 1)
-                                        for kind in ("linear", acts[i] if i < len(acts) else "sigmoid")]
+                                        for kind in ("linear", acts[i] if i < len(acts) else spec.output)]
         self.layer_titles = [f"layer {i + 1} · {a}" for i, a in enumerate(acts)] + ["output"]
 
     @torch.no_grad()
@@ -137,17 +167,30 @@ class ViewComputer:
         self.network.load(snapshot.weights.to(self.device))
         boundary, landscapes = self._landscapes()
         stages = self._stages() if stages else []
-        return LearnViews(snapshot, boundary.values, boundary.rgb, landscapes, stages,
-                          self.dataset.y_train, self.layer_titles)
+        rgb = boundary_colours(boundary.values, self.task, True) if self.discretize else boundary.rgb
+        return LearnViews(snapshot, boundary.values, rgb, landscapes, stages, self.dataset.y_train,
+                          self.layer_titles, self.feature_maps, self.task)
 
     # -- the grid -------------------------------------------------------------------------------
 
+    def _feature_maps(self) -> list[Landscape]:
+        """The input layer's neurons: each feature over the grid (all lie in [-1, 1]); they do
+        not change while the network learns."""
+        g, inputs = self.grid, self.grid_inputs
+        low, high = torch.tensor(-1.0, device=self.device), torch.tensor(1.0, device=self.device)
+        rgb = colorize(inputs, low, high).reshape(g, g, -1, 3).permute(2, 0, 1, 3).cpu().numpy()
+        grids = inputs.reshape(g, g, -1).permute(2, 0, 1).float().cpu().numpy()
+        return [Landscape(0, unit, FEATURE_LABELS[name], grids[unit], rgb[unit], -1.0, 1.0)
+                for unit, name in enumerate(self.spec.features)]
+
     def _landscapes(self) -> tuple[Landscape, list[Landscape]]:
         g = self.grid
-        layers = self.network.neuron_outputs(self.grid_xy)  # hidden layers, then the output
-        acts = list(self.spec.layer_activations) + ["sigmoid"]
+        layers = self.network.neuron_outputs(self.grid_inputs)  # hidden layers, then the output
+        acts = list(self.spec.layer_activations) + [self.spec.output]
         values = torch.cat(layers, 1)  # (G*G, units)
         ranges = [neuron_range(act, layer) for act, layer in zip(acts, layers)]
+        if self.task == "regression":  # the output on the targets' scale, as the boundary shows it
+            ranges[-1] = (-torch.ones(1, device=self.device), torch.ones(1, device=self.device))
         low = torch.cat([r[0] for r in ranges])
         high = torch.cat([r[1] for r in ranges])
         rgb = colorize(values, low, high).reshape(g, g, -1, 3).permute(2, 0, 1, 3).cpu().numpy()
@@ -167,6 +210,7 @@ class ViewComputer:
         net = self.network
         names = net.stage_names()
         tensors = net.stages(self.x_train)
+        probing = self.task == "classification"
         shown, problems, owners = [], [], []
         for index, (kind, values) in enumerate(zip(self.stage_kinds, tensors)):
             coords, offset, scale, projected, explained = self._display(index, kind, values)
@@ -177,8 +221,8 @@ class ViewComputer:
             else:
                 problems.append(coords)
                 owners.append((index, "both"))
-        probes = self.probes.fit(problems, self.y_train)
-        accuracy: dict[int, float] = {}
+        probes = self.probes.fit(problems, self.y_train) if probing else []
+        accuracy: dict[int, float] = {} if probing else dict.fromkeys(range(len(tensors)), float("nan"))
         planes: dict[int, Probe] = {}
         for (index, role), probe in zip(owners, probes):
             if role in ("accuracy", "both"):
@@ -194,9 +238,9 @@ class ViewComputer:
             points[:, :dims] = coords
             if dims == 1:
                 points[:, 1] = self.spread
-            probe = planes[index]
+            probe = planes.get(index)
             plane = None
-            if probe.separates:
+            if probe is not None and probe.separates:
                 normal = torch.zeros(3)
                 normal[:dims] = probe.weight.cpu()
                 plane = np.append(normal.numpy(), probe.bias).astype(np.float32)
