@@ -19,8 +19,9 @@ from PyQt6.QtGui import QAction, QKeyEvent, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QLabel, QMainWindow, QProgressBar, QTabWidget, QWidget
 
 from deepvis.config import Config
+from deepvis.encode import VideoWriter
 from deepvis.files import AtomicFiles, atomic_path
-from deepvis.sources import FrameSource, native_stderr_silenced
+from deepvis.sources import FrameSource
 from deepvis.zoo import LoadedModel
 from deepvis.gui import keys
 from deepvis.gui.images import rgb_from_qimage
@@ -272,10 +273,11 @@ class MainWindow(QMainWindow):
         path = Path(path).with_suffix(".mp4")
         size = (self.width() // 2 * 2, self.height() // 2 * 2)
         files = AtomicFiles()  # recorded under a temporary name, renamed to path when stopped
-        writer, codec = open_video_writer(files.path(path), RECORD_FPS, size)
-        if writer is None:
+        try:
+            writer = VideoWriter(files.path(path), RECORD_FPS, size)
+        except OSError as error:
             files.discard()
-            self.show_message(f"cannot record to {path}: no MP4 encoder in this OpenCV build")
+            self.show_message(f"cannot record to {path}: {error}")
             self.record_action.setChecked(False)
             return
         self.recorder = (writer, size, path, files)
@@ -284,7 +286,7 @@ class MainWindow(QMainWindow):
         self.record_timer.timeout.connect(self._record_frame)
         self.record_timer.start(1000 // RECORD_FPS)
         self.record_action.setChecked(True)
-        self.show_message(f"recording to {path} ({codec})")
+        self.show_message(f"recording to {path} ({writer.codec})")
 
     def _record_frame(self) -> None:
         """Write the window as often as wall time asks: the video plays at the real rate even when a
@@ -293,10 +295,9 @@ class MainWindow(QMainWindow):
         rgb = rgb_from_qimage(self.grab().toImage())
         if (rgb.shape[1], rgb.shape[0]) != size:
             rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         due = int((time.perf_counter() - self._record_start) * RECORD_FPS) + 1
         for _ in range(max(due - self._frames_recorded, 1 if self._frames_recorded == 0 else 0)):
-            writer.write(bgr)
+            writer.write(rgb)
             self._frames_recorded += 1
 
     def stop_recording(self) -> Path | None:
@@ -304,7 +305,7 @@ class MainWindow(QMainWindow):
             return None
         self.record_timer.stop()
         writer, _, path, files = self.recorder
-        writer.release()
+        writer.close()
         self.recorder = None
         self.record_action.setChecked(False)
         try:
@@ -333,18 +334,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-
-def open_video_writer(path: Path, fps: float, size: tuple[int, int]):
-    """An MP4 writer: H.264 where this OpenCV build has an encoder for it, else MPEG-4 part 2.
-    Returns (writer or None, the codec's name)."""
-    for fourcc, name in (("avc1", "H.264"), ("mp4v", "MPEG-4 part 2")):
-        with native_stderr_silenced():  # FFmpeg lists every H.264 encoder it fails to open
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if writer.isOpened():
-            return writer, name
-        writer.release()
-    return None, ""
 
 
 def default_live_start(config: Config) -> LiveStart:

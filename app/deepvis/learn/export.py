@@ -259,8 +259,10 @@ def training_frame(views: LearnViews, dataset: Dataset, boundary_px: int = 400, 
 
 
 def write_video(frames: Iterable[np.ndarray], path: Path, fps: int = VIDEO_FPS) -> int:
-    """RGB frames to an MP4 (OpenCV's mp4v), written under a temporary name and renamed when
-    complete; the number written (no frames: no file)."""
+    """RGB frames to an MP4 that browsers play (H.264, deepvis.encode), written under a temporary
+    name and renamed when complete; the number written (no frames: no file)."""
+    from deepvis.encode import VideoWriter
+
     writer = None
     count = 0
     with atomic_files() as files:
@@ -268,13 +270,10 @@ def write_video(frames: Iterable[np.ndarray], path: Path, fps: int = VIDEO_FPS) 
             for frame in frames:
                 if writer is None:
                     height, width = frame.shape[:2]
-                    fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-                    writer = cv2.VideoWriter(str(files.path(path)), fourcc, fps, (width, height))
-                    if not writer.isOpened():
-                        raise OSError(f"OpenCV cannot write {path}")
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+                    writer = VideoWriter(files.path(path), fps, (width, height))
+                writer.write(frame)
                 count += 1
         finally:
             if writer is not None:
-                writer.release()
+                writer.close()
     return count
