@@ -3,8 +3,11 @@
 Each octave starts from the image shrunk to that octave's size plus the detail
 dreamed so far (upscaled), takes `steps` normalized gradient steps on a rolled
 view, and hands its new detail (dreamed minus shrunk original) to the next.
-Pixels live in optvis's PixelImage (Caffe's 0..255 space, mean subtracted), so
-the notebook's lr of 1.5 grey levels carries over and the pixels stay valid.
+Pixels live in the space of optvis's PixelImage (Caffe's 0..255, mean
+subtracted), so the notebook's lr of 1.5 grey levels carries over and the
+pixels stay valid. The gradient is taken tile by tile (deepvis.dream.tiles),
+and an octave holds two full-size float tensors (its pixels and their
+gradient), so memory grows with the image only by the image itself.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from deepvis import DeepvisError
-from deepvis.dream.ascent import NormalizedStep, Roll, dream_objective
-from deepvis.optvis.param import PixelImage
-from deepvis.optvis.render import render
+from deepvis.dream.ascent import Roll, dream_objective
+from deepvis.dream.tiles import TILE, row_bands, seam_shift, tiled_gradient, tiled_value
 from deepvis.optvis.seeds import ImageRandom
 from deepvis.zoo import Layer, LoadedModel
 
@@ -101,20 +103,44 @@ def octave_sizes(height: int, width: int, settings: DreamSettings) -> list[tuple
     return sizes
 
 
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """1 x 3 x H x W in [0, 1] -> H x W x 3 uint8 on the host."""
-    return (image[0].permute(1, 2, 0) * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).cpu().numpy()
+def pixel_steps(height: int, width: int, settings: DreamSettings) -> int:
+    """A dream's work: pixels times steps, summed over the octaves (what its progress counts, so that
+    the bar moves evenly while a step's cost grows with the octave's size)."""
+    return sum(h * w for h, w in octave_sizes(height, width, settings)) * settings.steps
+
+
+def shrunk_pixels(rgb: np.ndarray, size: tuple[int, int], mean: torch.Tensor) -> torch.Tensor:
+    """The photo at `size` (height, width) as PixelImage's pixels (0..255, mean subtracted): one
+    new float tensor, the full-size float copy it is made from dropped once shrunk."""
+    image = torch.as_tensor(rgb).to(mean.device).permute(2, 0, 1)[None].float().div_(255.0)
+    if size != tuple(rgb.shape[:2]):
+        image = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return image.sub_(mean).mul_(255.0)
+
+
+def to_uint8(pixels: torch.Tensor, mean: torch.Tensor) -> np.ndarray:
+    """PixelImage's 1 x 3 x H x W pixels -> H x W x 3 uint8 RGB on the host, a band of rows at a time
+    (no full-size float copy)."""
+    height, width = pixels.shape[-2:]
+    rgb = torch.empty(height, width, 3, dtype=torch.uint8)
+    for top, bottom in row_bands(height, width):
+        band = (pixels[:, :, top:bottom] / 255.0).add_(mean).mul_(255.0).add_(0.5).clamp_(0, 255)
+        rgb[top:bottom] = band[0].permute(1, 2, 0).to(torch.uint8).cpu()
+    return rgb.numpy()
 
 
 def dream(loaded: LoadedModel, rgb: np.ndarray, layer: Layer, unit: int | None = None,
           settings: DreamSettings = DreamSettings(),
           progress: Callable[[int, int], None] | None = None,
           cancel: Callable[[], bool] | None = None,
-          on_octave: Callable[[int, OctaveRecord, np.ndarray], None] | None = None) -> DreamResult | None:
+          on_octave: Callable[[int, OctaveRecord, np.ndarray], None] | None = None,
+          tile: int = TILE) -> DreamResult | None:
     """Dream on an H x W x 3 uint8 RGB image; None when cancel() turned true.
 
-    progress(done, total) counts steps over all octaves; on_octave(index,
-    record, image) gives each octave's dreamed image as it finishes.
+    progress(done, total) counts pixel-steps (see pixel_steps) as each tile
+    ends; on_octave(index, record, image) gives each octave's dreamed image as
+    it finishes. The gradient is taken tile by tile (deepvis.dream.tiles), so
+    the memory beyond the image and its gradient is that of one tile's pass.
     """
     settings.check()
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -123,38 +149,56 @@ def dream(loaded: LoadedModel, rgb: np.ndarray, layer: Layer, unit: int | None =
     objective = dream_objective(loaded, layer, unit)
     mean = torch.tensor(card.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(card.std, device=device).view(1, 3, 1, 1)
+    low, high = -255.0 * mean, 255.0 * (1 - mean)  # the pixels of an image in [0, 1]
 
-    def normalize(images: torch.Tensor) -> torch.Tensor:
-        return (images - mean) / std
+    def model_input(pixels: torch.Tensor) -> torch.Tensor:
+        image = pixels / 255.0 + mean  # as optvis's PixelImage and render compute it
+        return (image - mean) / std
 
-    original = torch.as_tensor(rgb).to(device).permute(2, 0, 1)[None].float() / 255.0
+    def value(pixels: torch.Tensor) -> float:
+        return float(tiled_value(loaded.model, objective, pixels, model_input, tile)[0])
+
     result = DreamResult(image=rgb, layer=layer.name, unit=unit, settings=settings)
-    detail = None
+    total = pixel_steps(*rgb.shape[:2], settings)
+    done = 0
+
+    def tile_done(pixels: int) -> None:
+        nonlocal done
+        done += pixels
+        if progress is not None:
+            progress(done, total)
+
+    jitter = Roll(settings.jitter)
+    detail = None  # what the octaves so far added to the photo, at the last octave's size
     sizes = octave_sizes(*rgb.shape[:2], settings)
     for index, size in enumerate(sizes):
-        shrunk = original if size == tuple(rgb.shape[:2]) else F.interpolate(
-            original, size=size, mode="bilinear", align_corners=False, antialias=True)
-        base = (shrunk - mean) * 255.0  # PixelImage's space
-        if detail is None:
-            detail = torch.zeros_like(base)
-        elif detail.shape != base.shape:
-            detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
-        param = PixelImage(base + detail, card.mean)
-        with torch.no_grad():
-            start = float(objective(loaded.model, normalize(param.image()))[0])
-        done = index * settings.steps
-        rendered = render(
-            loaded.model, objective, param, transforms=Roll(settings.jitter),
-            step_rule=NormalizedStep(settings.lr), steps=settings.steps, normalize=normalize,
-            random=ImageRandom([settings.seed * 1000 + index]),
-            progress=None if progress is None else (lambda now, _n: progress(done + now, settings.total_steps)),
-            cancel=cancel)
-        if rendered is None:
-            return None
-        detail = param.pixels.detach() - base
-        record = OctaveRecord((size[1], size[0]), start, float(rendered.values[0]))
+        if detail is not None and detail.shape[-2:] != size:
+            detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)  # the smaller one goes
+        pixels = shrunk_pixels(rgb, size, mean)
+        if detail is not None:
+            pixels.add_(detail)
+            detail = None
+        pixels.clamp_(low, high)
+        start = value(pixels)
+        random = ImageRandom([settings.seed * 1000 + index])
+        grads = torch.empty_like(pixels)
+        for _ in range(settings.steps):
+            shift = jitter.shifts(random)[0] if settings.jitter > 0 else (0, 0)
+            extra = seam_shift(random, *size, tile)
+            mean_abs = tiled_gradient(loaded.model, objective, pixels, model_input, grads,
+                                      (shift[0] + extra[0], shift[1] + extra[1]), tile, cancel, tile_done)
+            if mean_abs is None:
+                return None
+            # dream.ipynb's step, in place: x <- x + lr * g / mean|g|, clipped to the valid range.
+            pixels.add_(grads.mul_((settings.lr / mean_abs.clamp_min(1e-12)).view(-1, 1, 1, 1)))
+            pixels.clamp_(low, high)
+        del grads
+        record = OctaveRecord((size[1], size[0]), start, value(pixels))
         result.octaves.append(record)
-        result.image = to_uint8(rendered.images)
+        result.image = to_uint8(pixels, mean)
+        if index < len(sizes) - 1:
+            detail = pixels.sub_(shrunk_pixels(rgb, size, mean))  # the pixels' buffer is not needed any more
+        del pixels
         if on_octave is not None:
             on_octave(index, record, result.image)
     return result

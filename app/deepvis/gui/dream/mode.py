@@ -256,6 +256,8 @@ class DreamMode(WorkerMode):
         return DreamSettings(octaves=self.octaves.value(), steps=self.steps.value(), lr=self.lr.value())
 
     def start_dream(self) -> None:
+        from deepvis.dream.deepdream import pixel_steps
+
         self._started = True
         if self.original is None:
             self.context.show_message("dream: open an image (o) or send Live's frame (f) first")
@@ -269,7 +271,9 @@ class DreamMode(WorkerMode):
         self.dream_pane.title = "dream"
         self.state.start("dream", f"dreaming {self.original_name} (the smallest octave comes first)",
                          self.original_name)
-        self.progress.emit(0, settings.total_steps)
+        # Pixel-steps, as the job reports them (an image here is at most MAX_SIDE a side: well within
+        # the bar's 32-bit range).
+        self.progress.emit(0, pixel_steps(*self.original.shape[:2], settings))
         self.worker.submit(dream_job(self._model_getter(), self.original, self.original_name,
                                      None if layer in ("", DEFAULT_LAYER) else layer,
                                      None if unit < 0 else unit, settings))
