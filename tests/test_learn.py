@@ -215,6 +215,86 @@ def test_the_articles_network_learns_the_quadrants_and_its_last_hidden_layer_sep
         assert views.stages[0].probe_accuracy < 0.75  # the input is not linearly separable
 
 
+def test_a_weight_set_by_hand_is_where_training_goes_on_from():
+    """The full-batch guard takes the edited weights as its baseline: a step from them that
+    lowers the objective is kept, not undone back to the weights before the edit."""
+    data = make_dataset(DataSettings("quadrants", points=200))
+    trainer = Trainer(data, NetworkSpec(), TrainSettings())
+    trainer.train(300)
+    before = trainer.measure()
+    index = trainer.network.n_parameters - 2  # a weight into the output
+    edited = trainer.set_weight(index, -float(before.weights[index]) * 3)
+    assert edited.step == before.step and edited.train_loss > before.train_loss  # the edit shows at once
+    assert torch.equal(trainer.network.flat, edited.weights)
+    after = trainer.advance(20)
+    assert after.train_loss < edited.train_loss  # it trains on from the edit...
+    moved = abs(float(after.weights[index]) - float(edited.weights[index]))
+    assert moved < abs(float(after.weights[index]) - float(before.weights[index]))  # ...not back to before it
+    with pytest.raises(IndexError):
+        trainer.set_weight(trainer.network.n_parameters, 1.0)
+
+
+def test_per_layer_penalties_weigh_each_layer_and_equal_ones_are_the_plain_penalty():
+    data = make_dataset(DataSettings("circle", points=200))
+    spec = NetworkSpec((5, 4), ("tanh",), "xavier")
+    plain = Trainer(data, spec, TrainSettings("sgd", 1.0, l1=0.001, l2=0.002))
+    same = Trainer(data, spec, TrainSettings("sgd", 1.0, layer_l1=(0.001,) * 3, layer_l2=(0.002,) * 3))
+    plain.train(100)
+    same.train(100)
+    # Equal per-layer values are the one penalty, summed in another order: rounding alone differs.
+    assert torch.allclose(plain.network.flat, same.network.flat, atol=1e-12)
+    only_first = Trainer(data, spec, TrainSettings("sgd", 1.0, layer_l2=(1.0, 0.0, 0.0)))
+    free = Trainer(data, spec, TrainSettings("sgd", 1.0))
+    for trainer in (only_first, free):
+        trainer.train(100)
+    first, free_first = only_first.network.weights[0].norm(), free.network.weights[0].norm()
+    assert first < 0.5 * free_first  # a strong L2 on layer 1 shrinks its weights (to well under half)...
+    assert only_first.objective() > only_first.network.loss(only_first.x_train, only_first.y_train)  # ...and counts
+    with pytest.raises(DeepvisError, match="one L1 per weight layer"):
+        Trainer(data, spec, TrainSettings(layer_l1=(0.1, 0.1)))
+
+
+def test_the_landscape_computed_a_chunk_at_a_time_is_the_landscape_of_the_engine():
+    from deepvis.gui.learn.live_landscape import LiveLandscape
+    from deepvis.learn.landscape import LandscapeComputer
+
+    data = make_dataset(DataSettings("xor", points=120))
+    trainer = Trainer(data, NetworkSpec((4,), ("tanh",)), TrainSettings("adam", 0.03))
+    path = list(trainer.run(200, every=20))
+    live = LiveLandscape(data, trainer.spec, seed=3)
+    live.CHUNK_SECONDS = 1e-5  # the smallest chunks: the landscape comes in many pieces
+    live.start(path[-1], path, grid=15)
+    pieces = 0
+    while (landscape := live.work(1e-5)) is None:
+        pieces += 1
+    whole = LandscapeComputer(data, trainer.spec, grid=15, seed=3).compute(path[-1], path)
+    assert pieces > 3 and landscape.span == whole.span
+    assert np.allclose(landscape.loss, whole.loss, rtol=1e-9) and np.allclose(landscape.path, whole.path)
+    a, b, loss = live.place(path[-1])  # the newest weights sit at the plane's centre
+    assert abs(a) < 1e-9 and abs(b) < 1e-9 and loss == pytest.approx(whole.centre_loss, rel=1e-9)
+
+
+def test_per_layer_penalties_are_kept_in_the_setup_file_and_the_exported_script(tmp_path):
+    from deepvis.learn.export_code import write_script
+    from deepvis.learn.setup import Setup, load_setup, save_setup
+
+    setup = Setup(DataSettings("circle", points=200, task="classification"), NetworkSpec((5, 4), ("tanh", "relu")),
+                  TrainSettings("adam", 0.03, l2=0.001, layer_l1=(0.0, 0.002, 0.0), layer_l2=(0.001, 0.0, 0.003)),
+                  steps=200)
+    assert load_setup(save_setup(tmp_path / "run.json", setup)) == setup
+    plain = Setup(setup.data, setup.spec, TrainSettings("adam", 0.03), steps=200)
+    assert "layer_l1" not in save_setup(tmp_path / "plain.json", plain).read_text()  # older readers still read it
+    trainer = Trainer(make_dataset(setup.data), setup.spec, setup.train)
+    final = list(trainer.run(200))[-1]
+    script = write_script(tmp_path / "run.py", setup)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # The script prints 6 digits; autograd's rounding against the hand-written backward is all that differs.
+    assert f"train loss {final.train_loss:.6f}" in out.stdout, out.stdout
+    with pytest.raises(DeepvisError, match="one L1 per weight layer"):
+        Setup(setup.data, NetworkSpec((5,)), setup.train)  # three layers' penalties for two weight layers
+
+
 # --------------------------------------------------------------------------- probes, views, timeline
 
 
@@ -254,6 +334,20 @@ def test_views_cover_every_neuron_and_stage_and_keep_pca_signs_steady():
     second = computer.compute(trainer.measure())
     a, b = first.stages[2].points, second.stages[2].points
     assert np.mean(np.sum(a * b, 1) > 0) > 0.9
+
+
+def test_one_stage_alone_is_that_stage_of_every_stage():
+    data = make_dataset(DataSettings("spiral", points=200))
+    spec = NetworkSpec((6, 3), ("tanh", "sigmoid"), "xavier")
+    snapshot = Trainer(data, spec, TrainSettings("adam", 0.03)).advance(50)
+    every = ViewComputer(data, spec, grid=12).compute(snapshot)
+    for index in (0, 1, 4, 6):
+        alone = ViewComputer(data, spec, grid=12).compute(snapshot, only_stage=index)
+        assert alone.stage_offset == index and len(alone.stages) == 1
+        mine, theirs = alone.stages[0], every.stages[index]
+        assert mine.name == theirs.name and np.array_equal(mine.points, theirs.points)
+        assert mine.probe_accuracy == theirs.probe_accuracy
+    assert every.stage_offset == 0 and len(every.stages) == 7
 
 
 def test_the_plane_cut_to_the_cube_is_an_ordered_polygon():
@@ -328,10 +422,10 @@ def test_deepvis_learn_bench_prints_one_json_line(capsys):
 @pytest.fixture
 def learn_window(qtbot):
     from deepvis.config import Config
-    from deepvis.gui.learn.worker import LearnSetup
     from deepvis.gui.main_window import MainWindow
+    from deepvis.learn.setup import Setup
 
-    setup = LearnSetup(DataSettings(points=120), NetworkSpec(), TrainSettings())
+    setup = Setup(DataSettings(points=120), NetworkSpec(), TrainSettings())
     window = MainWindow(Config().replace(device="cpu"), mode="learn", options={"learn": setup})
     window.resize(1280, 800)
     window.show()
@@ -369,7 +463,10 @@ def test_pause_step_and_play(learn_window, qtbot):
 
 def test_stage_slider_and_neuron_click_change_the_3d_views(learn_window, qtbot):
     _window, mode = learn_window
+    assert [s.name for s in mode.frame.views.stages] == ["2 sigmoid"]  # training: the stage shown alone
     mode.set_playing(False)
+    # Paused: every stage.
+    qtbot.waitUntil(lambda: not mode.frame.playing and len(mode.frame.views.stages) == 7, timeout=TIMEOUT)
     assert mode.stage_slider.value() == 4  # the second hidden layer's sigmoid
     mode.stage_slider.setValue(0)
     assert "INPUT" in mode.stage_title.text()
@@ -378,10 +475,12 @@ def test_stage_slider_and_neuron_click_change_the_3d_views(learn_window, qtbot):
     assert mode.stage_slider.value() == 1 and "1 WX+B" in mode.stage_title.text()
     from PyQt6.QtCore import Qt
 
-    rect = mode.grid.tile_rect(1)
+    rect = mode.grid.tile_rect(3)  # the grid starts with the input features x1 and x2
     qtbot.mouseClick(mode.grid, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
-    assert mode.neuron_index == 1 and "NEURON 1:1" in mode.surface_title.text()
-    assert mode.surface.surface is not None
+    assert mode.vm.neuron == 3 and "NEURON 1:1" in mode.surface_title.text()
+    assert mode.scene_tabs.currentIndex() == 1 and mode.surface.surface is not None
+    qtbot.mouseClick(mode.grid, Qt.MouseButton.LeftButton, pos=mode.grid.tile_rect(0).center().toPoint())
+    assert "INPUT FEATURE x1 · input" in mode.surface_title.text()
 
 
 def test_the_timeline_moves_every_view_to_an_earlier_moment(learn_window, qtbot):
@@ -396,7 +495,7 @@ def test_the_timeline_moves_every_view_to_an_earlier_moment(learn_window, qtbot)
     mode.handle_key("Right")
     qtbot.waitUntil(lambda: mode.frame.index == 1, timeout=TIMEOUT)
     count = mode.frame.count
-    mode.train_from_here()  # drops the later moments and trains on from step 10
+    mode.vm.train_from_here()  # drops the later moments and trains on from step 10
     qtbot.waitUntil(lambda: mode.frame.live and mode.frame.views.step > 10, timeout=TIMEOUT)
     assert mode.worker.live.timeline[1].step == 10 and mode.frame.count < count + 50
 
@@ -404,10 +503,12 @@ def test_the_timeline_moves_every_view_to_an_earlier_moment(learn_window, qtbot)
 def test_settings_start_a_new_run_and_a_bad_csv_keeps_the_old_one(learn_window, qtbot, tmp_path):
     window, mode = learn_window
     run = mode.worker.run_id
-    mode.controls.hidden.setText("4")
-    mode.controls.activation.setCurrentText("tanh")  # applies the hidden width too
-    qtbot.waitUntil(lambda: mode.frame.run > run and len(mode.frame.views.landscapes) == 5, timeout=TIMEOUT)
-    assert len(mode.frame.views.stages) == 5 and mode.stage_slider.maximum() == 4
+    mode.controls.layers.remove_layer()
+    mode.controls.layers.change_width(0, 1)
+    mode.controls.activation.setCurrentText("tanh")
+    qtbot.waitUntil(lambda: mode.frame.run > run and len(mode.frame.views.landscapes) == 5
+                    and mode.frame.views.layer_titles[0].endswith("tanh"), timeout=TIMEOUT)
+    assert mode.frame.views.stages[0].name == "1 tanh" and mode.stage_slider.maximum() == 4
     run = mode.worker.run_id
     mode.controls.set_csv(str(write(tmp_path / "bad.csv", "x1,x2,label\n1,2,1\n3,4,1\n")))
     qtbot.waitUntil(lambda: "only one class" in window.message, timeout=TIMEOUT)
@@ -447,8 +548,8 @@ def test_the_opengl_views_render_under_xvfb(tmp_path):
     report = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, f"{report}\n{result.stderr[-3000:]}"
     details = json.loads(report)
-    assert details["opengl_problem"] is None and details["software"] == [False, False]
-    for name in ("gl_stage.png", "gl_surface.png"):
+    assert details["opengl_problem"] is None and details["software"] == [False, False, False]
+    for name in ("gl_stage.png", "gl_surface.png", "gl_landscape.png"):
         image = cv2.imread(str(tmp_path / name))
         assert image is not None and image.std() > 5
 
@@ -468,7 +569,7 @@ def test_play_after_a_nan_says_what_to_do(learn_window, qtbot):
     mode.set_playing(True)
     assert not mode.playing and "change the learning rate" in window.message
     mode.controls.learning_rate.setValue(0.01)
-    mode.apply_training()
+    mode.apply_controls()
     qtbot.waitUntil(lambda: mode.worker.live.trainer.failure is None, timeout=TIMEOUT)
     mode.set_playing(True)
     assert mode.playing

@@ -70,7 +70,7 @@ def test_a_key_table_refuses_a_key_bound_twice_and_lists_its_help():
 @pytest.mark.parametrize("module, mode_module, mode_class", [
     ("deepvis.dream.keys", "deepvis.gui.dream.mode", "DreamMode"),
     ("deepvis.digits.keys", "deepvis.gui.digits.mode", "DigitsMode"),
-    ("deepvis.learn.keys", "deepvis.gui.learn.mode", "LearnMode"),
+    ("deepvis.learn.keys", "deepvis.learn.view_model", "LearnViewModel"),
     ("deepvis.tabular.keys", "deepvis.tabular.view_model", "TabularViewModel"),
     ("deepvis.weights.keys", "deepvis.weights.view_model", "WeightsViewModel"),
 ])

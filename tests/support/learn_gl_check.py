@@ -33,7 +33,7 @@ def main(out: Path) -> int:
     from deepvis.learn.data import DataSettings
     from deepvis.learn.network import NetworkSpec
     from deepvis.gui.learn.views3d import opengl_problem
-    from deepvis.gui.learn.worker import LearnSetup
+    from deepvis.learn.setup import Setup
     from deepvis.gui.theme import PANEL
 
     report: dict = {"platform": app.platformName(), "opengl_problem": opengl_problem()}
@@ -45,7 +45,7 @@ def main(out: Path) -> int:
     from deepvis.gui.mode import ModeContext
     from deepvis.gui.learn.mode import LearnMode
 
-    setup = LearnSetup(DataSettings(points=160), NetworkSpec())
+    setup = Setup(DataSettings(points=160), NetworkSpec())
     messages: list[str] = []
     context = ModeContext(Config().replace(device="cpu"), messages.append, lambda _text: None,
                           lambda name: mode, {"learn": setup})
@@ -62,11 +62,22 @@ def main(out: Path) -> int:
         app.processEvents()
         time.sleep(0.01)
     report["step"] = mode.frame.views.step if mode.frame else None
-    report["software"] = [mode.scene.software, mode.surface.software]
-    if mode.scene.software or mode.surface.software:
+    report["software"] = [mode.scene.software, mode.surface.software, mode.landscape.software]
+    if mode.scene.software or mode.surface.software or mode.landscape.software:
         failures.append("the Learn mode chose the software views although OpenGL is available")
     else:
-        for name, view in (("stage", mode.scene), ("surface", mode.surface)):
+        # Each 3-D view in its tab, brought to the front (a hidden GL widget draws nothing).
+        for name, scene, view in (("stage", "stage", mode.scene), ("surface", "neuron", mode.surface),
+                                  ("landscape", "landscape", mode.landscape)):
+            mode.vm.set_scene(scene)
+            deadline = time.perf_counter() + 60
+            while scene == "landscape" and time.perf_counter() < deadline and (
+                    mode.frame.landscape is None or view.landscape is None):
+                app.processEvents()
+                time.sleep(0.01)
+            for _ in range(10):
+                app.processEvents()
+                time.sleep(0.01)
             image = view.grab_rgb()
             cv2.imwrite(str(out / f"gl_{name}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             ok, share = not_blank(image, background)

@@ -45,11 +45,13 @@ def main(seconds: float, out: Path, seed: int) -> int:
     def learn(mode):
         choice = rng.random()
         if choice < 0.2:
-            mode.controls.data_combo.setCurrentText("spiral")
-            mode.controls.hidden.setText(rng.choice(["16 16", "3 3", "8 8 8"]))
-            mode.apply_setup(force=True)
+            mode.controls.data_combo.setCurrentText(rng.choice(["spiral", "multigauss"]))
+            layers = mode.controls.layers
+            rng.choice([layers.add_layer, layers.remove_layer,
+                        lambda: layers.widths and layers.change_width(0, rng.choice([-1, 4]))])()
+            mode.reset()
         else:
-            mode.handle_key(rng.choice(["Space", "s", "r", "Left", "Right", "Up", "Down", "n"]))
+            mode.handle_key(rng.choice(["Space", "s", "r", "g", "Left", "Right", "Up", "Down", "n", "l", "v", "d"]))
 
     def digits(mode):
         mode.epochs.setValue(1)

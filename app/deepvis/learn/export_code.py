@@ -166,6 +166,7 @@ def script_text(setup: Setup, folder: Path | None = None, filename: str = "run.p
     if is_csv(data.source):
         csv_file = os.path.relpath(Path(data.source).resolve(), (folder or Path.cwd()).resolve())
     name = Path(data.source).name
+    per_layer = train.penalties(len(spec.hidden) + 1) if train.layer_l1 or train.layer_l2 else None
     constants = [
         f"TASK = {_literal(task)}",
         *([f"CSV_FILE = {_literal(csv_file)}  # relative to this script", f"COLUMNS = {_literal(data.columns)}",
@@ -181,7 +182,8 @@ def script_text(setup: Setup, folder: Path | None = None, filename: str = "run.p
         f"LEARNING_RATE = {train.learning_rate!r}",
         *([f"MOMENTUM = {train.momentum!r}"] if train.optimizer == "sgd" else []),
         f"BATCH_SIZE = {train.batch_size}  # 0: every training point in every step",
-        f"L1, L2 = {train.l1!r}, {train.l2!r}  # weight penalties (not on biases)",
+        (f"L1, L2 = {train.l1!r}, {train.l2!r}  # weight penalties (not on biases)" if not per_layer else
+         f"L1, L2 = {_literal(per_layer[0])}, {_literal(per_layer[1])}  # per weight layer (not biases)"),
         f"SEED = {train.seed}  # the init's; the minibatch order's is SEED + 1",
         f"STEPS = {setup.steps}",
         f"SNAPSHOT_EVERY = {train.snapshot_every}",
@@ -206,6 +208,10 @@ def script_text(setup: Setup, folder: Path | None = None, filename: str = "run.p
 def accuracy_of(network, x, y):
     return ((network(x) > 0) == (y > 0.5)).float().mean().item()
 '''
+    penalties = ("L2 * sum(w.square().sum() for w in weights)\n            + L1 * sum(w.abs().sum() for w in weights)"
+                 if not per_layer else
+                 "sum(l2 * w.square().sum() for l2, w in zip(L2, weights))\n"
+                 "            + sum(l1 * w.abs().sum() for l1, w in zip(L1, weights))")
     measure_accuracy = "" if regression else (
         "\n        train_accuracy, test_accuracy = accuracy_of(network, x_train, y_train), "
         "accuracy_of(network, x_test, y_test)")
@@ -277,8 +283,7 @@ def make_network():
 def objective_of(network, x, y):
     """What training lowers: the loss plus the weight penalties."""
     weights = [layer.weight for layer in network if isinstance(layer, torch.nn.Linear)]
-    return (loss_of(network, x, y) + L2 * sum(w.square().sum() for w in weights)
-            + L1 * sum(w.abs().sum() for w in weights)){accuracy}''',
+    return (loss_of(network, x, y) + {penalties}){accuracy}''',
         (_SGD if train.optimizer == "sgd" else _ADAM).strip(),
         (_FULL_BATCH if full_batch else _MINIBATCH).strip(),
         '''def main():

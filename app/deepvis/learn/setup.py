@@ -40,6 +40,7 @@ class Setup:
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise DeepvisError(f"the steps must not be negative, not {self.steps}")
+        self.train.penalties(len(self.spec.hidden) + 1)  # per-layer L1 / L2: one per weight layer
 
     def to_json(self, folder: Path | None = None) -> dict:
         """The setup as the file holds it; a CSV's path relative to `folder` (the file's)."""
@@ -58,7 +59,8 @@ class Setup:
             "training": {"optimizer": train.optimizer, "learning_rate": train.learning_rate,
                          "momentum": train.momentum, "batch_size": train.batch_size, "l1": train.l1,
                          "l2": train.l2, "seed": train.seed, "steps": self.steps,
-                         "snapshot_every": train.snapshot_every},
+                         "snapshot_every": train.snapshot_every,
+                         **{key: list(getattr(train, key)) for key in OPTIONAL["training"] if getattr(train, key)}},
         }
 
 
@@ -68,6 +70,7 @@ _INTEGER = ((int,), "an integer")
 _TEXT = ((str,), "a string")
 _TEXTS = ((list,), "a list of strings")
 _INTEGERS = ((list,), "a list of integers")
+_NUMBERS = ((list,), "a list of numbers")
 SCHEMA = {
     "data": {"source": _TEXT, "task": _TEXT, "points": _INTEGER, "noise": _NUMBER, "test_fraction": _NUMBER,
              "seed": _INTEGER, "columns": _TEXTS, "label": _TEXT},
@@ -75,6 +78,8 @@ SCHEMA = {
     "training": {"optimizer": _TEXT, "learning_rate": _NUMBER, "momentum": _NUMBER, "batch_size": _INTEGER,
                  "l1": _NUMBER, "l2": _NUMBER, "seed": _INTEGER, "steps": _INTEGER, "snapshot_every": _INTEGER},
 }
+# Keys a file holds only when set: each weight layer's own L1 and L2.
+OPTIONAL = {"training": {"layer_l1": _NUMBERS, "layer_l2": _NUMBERS}}
 
 
 def save_setup(path: str | Path, setup: Setup) -> Path:
@@ -122,9 +127,11 @@ def setup_from_json(value, folder: Path | None = None) -> Setup:
         if not isinstance(section, dict):
             raise DeepvisError(f"the setup has no \"{name}\" section" if section is None
                                else f"\"{name}\" must be an object")
-        _check_keys(section, set(keys), f"{name}.")
-        for key, (types, what) in keys.items():
-            _check_type(section[key], types, what, f"{name}.{key}")
+        optional = OPTIONAL.get(name, {})
+        _check_keys(section, set(keys), f"{name}.", set(optional))
+        for key, (types, what) in {**keys, **optional}.items():
+            if key in section:
+                _check_type(section[key], types, what, f"{name}.{key}")
         sections[name] = section
     data, network, training = sections["data"], sections["network"], sections["training"]
     source = data["source"]
@@ -139,15 +146,16 @@ def setup_from_json(value, folder: Path | None = None) -> Setup:
                     tuple(network["features"])),
         TrainSettings(training["optimizer"], float(training["learning_rate"]), training["batch_size"],
                       float(training["l1"]), float(training["l2"]), training["seed"], training["snapshot_every"],
-                      float(training["momentum"])),
+                      float(training["momentum"]), tuple(map(float, training.get("layer_l1", ()))),
+                      tuple(map(float, training.get("layer_l2", ())))),
         training["steps"])
 
 
-def _check_keys(section: dict, expected: set[str], prefix: str) -> None:
+def _check_keys(section: dict, expected: set[str], prefix: str, optional: set[str] = frozenset()) -> None:
     missing = [key for key in expected if key not in section]
     if missing:
         raise DeepvisError(f"the setup has no \"{prefix}{sorted(missing)[0]}\"")
-    unknown = [key for key in section if key not in expected]
+    unknown = [key for key in section if key not in expected | optional]
     if unknown:
         raise DeepvisError(f"unknown key \"{prefix}{sorted(unknown)[0]}\" in the setup")
 
@@ -157,7 +165,7 @@ def _check_type(value, types: tuple[type, ...], what: str, where: str) -> None:
         return isinstance(item, kinds) and not isinstance(item, bool)
 
     if what.startswith("a list"):
-        item_types = (str,) if "string" in what else (int,)
+        item_types = (str,) if "string" in what else (int, float) if "number" in what else (int,)
         good = isinstance(value, list) and all(fits(item, item_types) for item in value)
     else:
         good = fits(value, types)

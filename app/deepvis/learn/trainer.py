@@ -46,18 +46,27 @@ class TrainSettings:
     seed: int = 0
     snapshot_every: int = 10
     momentum: float = 0.9  # SGD's (heavy ball); Adam has its own
+    layer_l1: tuple[float, ...] = ()  # one per weight layer (hidden layers, then the output); () = l1 for all
+    layer_l2: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise DeepvisError(f"unknown optimizer {self.optimizer!r} (choose {', '.join(OPTIMIZERS)})")
         if not self.learning_rate > 0:
             raise DeepvisError(f"the learning rate must be positive, not {self.learning_rate}")
-        if self.batch_size < 0 or self.l1 < 0 or self.l2 < 0:
+        if self.batch_size < 0 or min(self.l1, self.l2, *self.layer_l1, *self.layer_l2) < 0:
             raise DeepvisError("batch size, L1 and L2 must not be negative")
         if not 0 <= self.momentum < 1:
             raise DeepvisError(f"the momentum must be in [0, 1), not {self.momentum}")
         if self.snapshot_every < 1:
             raise DeepvisError(f"snapshots are taken every N >= 1 steps, not {self.snapshot_every}")
+
+    def penalties(self, layers: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Each weight layer's L1 and L2: its own where given, else the one for all."""
+        for name, values in (("L1", self.layer_l1), ("L2", self.layer_l2)):
+            if values and len(values) != layers:
+                raise DeepvisError(f"give one {name} per weight layer ({layers}), not {len(values)}")
+        return (tuple(self.layer_l1) or (self.l1,) * layers, tuple(self.layer_l2) or (self.l2,) * layers)
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,7 @@ class Trainer:
         self._order_gen = torch.Generator().manual_seed(settings.seed + 1)
         self._order: torch.Tensor | None = None
         self._set_batch(settings.batch_size)
+        self._penalty = self._penalty_vectors()
 
     def _set_batch(self, batch_size: int) -> None:
         n = len(self.dataset.y_train)
@@ -136,8 +146,24 @@ class Trainer:
         if settings.batch_size != self.settings.batch_size:
             self._set_batch(settings.batch_size)
         self.settings = settings
+        self._penalty = self._penalty_vectors()
         self._reset_guard()
         self.failure = None  # after a NaN the weights are the last finite ones: new settings may go on
+
+    def _penalty_vectors(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per-layer penalties as one L1 and one L2 value per parameter (0 on the biases); None
+        when one L1 and one L2 hold for every layer (the network's own, cheaper path)."""
+        s, net = self.settings, self.network
+        if not (s.layer_l1 or s.layer_l2):
+            return None
+        l1s, l2s = s.penalties(net.n_layers)
+        l1, l2 = torch.zeros_like(net.flat), torch.zeros_like(net.flat)
+        offset = 0
+        for i, (weight, bias) in enumerate(zip(net.weights, net.biases)):
+            end = offset + weight.numel()
+            l1[offset:end], l2[offset:end] = l1s[i], l2s[i]
+            offset = end + bias.numel()
+        return l1, l2
 
     def _reset_moments(self) -> None:
         self._velocity.zero_()
@@ -150,6 +176,21 @@ class Trainer:
         to the set learning rate."""
         self._previous_objective.fill_(math.inf)
         self._rate.fill_(self.settings.learning_rate)
+
+    @torch.no_grad()
+    def set_weight(self, index: int, value: float) -> Snapshot:
+        """Set one parameter of the flat vector (a weight edited by hand) and measure: the next
+        step trains on from it. The full-batch guard takes the edited weights as its new baseline;
+        otherwise the next step would undo the edit as a step that raised the objective."""
+        if not 0 <= index < self.network.n_parameters:
+            raise IndexError(f"no parameter {index} in a network of {self.network.n_parameters}")
+        self.network.flat[index] = value
+        self._previous.copy_(self.network.flat)
+        self._reset_guard()
+        snapshot = self.measure()
+        if snapshot.finite:
+            self.last_finite = snapshot
+        return snapshot
 
     def restore(self, snapshot: Snapshot) -> None:
         """Go back to a snapshot's weights and step, to train on from there (Adam starts afresh)."""
@@ -180,7 +221,7 @@ class Trainer:
         guarded = not self._batch
         for _ in range(steps):
             x, y = self._next_batch()
-            objective = net.backward(x, y, s.l1, s.l2)
+            objective = self._backward(x, y)
             self.step_count += 1
             rate = self._rate * self._guard(objective) if guarded else s.learning_rate
             if s.optimizer == "sgd":
@@ -193,6 +234,24 @@ class Trainer:
             self._v.mul_(beta2).addcmul_(net.grad, net.grad, value=1 - beta2)
             denominator = self._v.sqrt().div_(math.sqrt(1 - beta2 ** t)).add_(1e-8)
             net.flat.sub_(self._m / denominator * (rate / (1 - beta1 ** t)))
+
+    def _backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The gradient of the objective into net.grad; the objective (0-dim, on the device)."""
+        s, net = self.settings, self.network
+        if self._penalty is None:
+            return net.backward(x, y, s.l1, s.l2)
+        l1, l2 = self._penalty
+        objective = net.backward(x, y) + (l1 * net.flat.abs()).sum() + (l2 * net.flat.square()).sum()
+        net.grad.addcmul_(net.flat, l2, value=2.0).addcmul_(torch.sign(net.flat), l1)
+        return objective
+
+    def objective(self) -> torch.Tensor:
+        """The training objective at the current weights: the loss plus every layer's penalties."""
+        s, net = self.settings, self.network
+        if self._penalty is None:
+            return net.objective(self.x_train, self.y_train, s.l1, s.l2)
+        l1, l2 = self._penalty
+        return net.loss(self.x_train, self.y_train) + (l1 * net.flat.abs()).sum() + (l2 * net.flat.square()).sum()
 
     def _guard(self, objective: torch.Tensor) -> torch.Tensor:
         """1.0 when the last full-batch step lowered the objective (measured now, at its result),
@@ -240,8 +299,7 @@ class Trainer:
     def _settle(self) -> None:
         """Undo the last full-batch step if it raised the objective, as the next step would: a
         measure never shows a point that training is about to leave."""
-        s = self.settings
-        self._undo_where(self.network.objective(self.x_train, self.y_train, s.l1, s.l2) > self._previous_objective)
+        self._undo_where(self.objective() > self._previous_objective)
 
     def advance(self, steps: int) -> Snapshot | None:
         """Train `steps` steps and measure; None (and `failure` set) when the loss stopped being finite."""

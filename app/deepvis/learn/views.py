@@ -74,6 +74,7 @@ class LearnViews:
     layer_titles: list[str] = field(default_factory=list)
     feature_maps: list[Landscape] = field(default_factory=list)  # the input layer: one per feature
     task: str = "classification"
+    stage_offset: int = 0  # the network's stage that stages[0] is (one stage computed alone: that one)
 
     @property
     def step(self) -> int:
@@ -144,7 +145,10 @@ class ViewComputer:
         self.task = dataset.task
         self.grid = grid
         self.discretize = discretize
-        self.probes = ProbeFitter(probe_iterations or ITERATIONS, min(4, probe_iterations or ITERATIONS))
+        iterations = probe_iterations or ITERATIONS
+        self._fitter = lambda: ProbeFitter(iterations, min(4, iterations))
+        self.probes = self._fitter()
+        self._stage_probes: dict[int, ProbeFitter] = {}
         self.network = Network(spec, self.device)
         self.grid_xy = grid_points(grid, self.device)
         self.grid_inputs = self.network.encode(self.grid_xy)
@@ -162,14 +166,16 @@ class ViewComputer:
         self.layer_titles = [f"layer {i + 1} · {a}" for i, a in enumerate(acts)] + ["output"]
 
     @torch.no_grad()
-    def compute(self, snapshot: Snapshot, stages: bool = True) -> LearnViews:
-        """Every view of one snapshot (stages=False: the grid views alone, e.g. for a video)."""
+    def compute(self, snapshot: Snapshot, stages: bool = True, only_stage: int | None = None) -> LearnViews:
+        """Every view of one snapshot (stages=False: the grid views alone, e.g. for a video;
+        only_stage: that stage alone, its projection and probe, as a window showing one needs)."""
         self.network.load(snapshot.weights.to(self.device))
         boundary, landscapes = self._landscapes()
-        stages = self._stages() if stages else []
+        stages = self._stages(only_stage) if stages else []
         rgb = boundary_colours(boundary.values, self.task, True) if self.discretize else boundary.rgb
         return LearnViews(snapshot, boundary.values, rgb, landscapes, stages, self.dataset.y_train,
-                          self.layer_titles, self.feature_maps, self.task)
+                          self.layer_titles, self.feature_maps, self.task,
+                          only_stage if stages and only_stage is not None else 0)
 
     # -- the grid -------------------------------------------------------------------------------
 
@@ -206,22 +212,26 @@ class ViewComputer:
 
     # -- the stages -----------------------------------------------------------------------------
 
-    def _stages(self) -> list[StageView]:
+    def _stages(self, only: int | None = None) -> list[StageView]:
         net = self.network
         names = net.stage_names()
         tensors = net.stages(self.x_train)
         probing = self.task == "classification"
-        shown, problems, owners = [], [], []
-        for index, (kind, values) in enumerate(zip(self.stage_kinds, tensors)):
+        chosen = range(len(tensors)) if only is None else [min(max(only, 0), len(tensors) - 1)]
+        shown, problems, owners = {}, [], []
+        for index in chosen:
+            kind, values = self.stage_kinds[index], tensors[index]
             coords, offset, scale, projected, explained = self._display(index, kind, values)
-            shown.append((coords, offset, scale, projected, explained))
+            shown[index] = (coords, offset, scale, projected, explained)
             if projected:  # the accuracy over the full width, the plane in what is shown
                 problems += [values, coords]
                 owners += [(index, "accuracy"), (index, "plane")]
             else:
                 problems.append(coords)
                 owners.append((index, "both"))
-        probes = self.probes.fit(problems, self.y_train) if probing else []
+        # Each stage alone keeps a fitter of its own: the warm start needs the same problems.
+        fitter = self.probes if only is None else self._stage_probes.setdefault(chosen[0], self._fitter())
+        probes = fitter.fit(problems, self.y_train) if probing else []
         accuracy: dict[int, float] = {} if probing else dict.fromkeys(range(len(tensors)), float("nan"))
         planes: dict[int, Probe] = {}
         for (index, role), probe in zip(owners, probes):
@@ -230,7 +240,8 @@ class ViewComputer:
             if role in ("plane", "both"):
                 planes[index] = probe
         views = []
-        for index, (name, values) in enumerate(zip(names, tensors)):
+        for index in chosen:
+            name, values = names[index], tensors[index]
             coords, offset, scale, projected, explained = shown[index]
             width = values.shape[1]
             dims = min(width, 3)

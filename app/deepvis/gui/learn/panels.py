@@ -1,4 +1,5 @@
-"""The Learn mode's 2-D panes: the decision boundary, the grid of neuron landscapes and the
+"""The Learn mode's 2-D panes: the decision boundary (a regression's prediction as a heat map),
+the grid of every unit's map (the input features, then each layer's neurons) and the
 loss/accuracy curves. Each draws a LearnFrame the mode hands it; none computes anything."""
 
 from __future__ import annotations
@@ -8,14 +9,64 @@ from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
-from deepvis.learn.views import BLUE, ORANGE, Landscape
+from deepvis.learn.view_model import LearnFrame
+from deepvis.learn.views import Landscape
 from deepvis.gui.images import DisplayImage
-from deepvis.gui.learn.worker import LearnFrame
 from deepvis.gui.theme import ACCENT, MUTED, PANEL, TEXT
 
-CLASS_COLOURS = (QColor(*ORANGE), QColor(*BLUE))
 TRAIN_EDGE = QColor(255, 255, 255)
 TEST_EDGE = QColor(24, 25, 28)
+
+
+def map_image(rgb: np.ndarray) -> QImage:
+    """A unit's small map as a QImage, for QPainter to scale while it draws (smooth): one call in
+    C++ per tile, rather than a resize and a colour conversion in Python for each, every frame."""
+    data = np.ascontiguousarray(rgb)
+    return QImage(data.data, data.shape[1], data.shape[0], data.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+class Caption(QWidget):
+    """Text that changes with every frame (a title, a read-out) in a box of a fixed number of
+    lines. A QLabel asks its parents to lay out again at each new text, and that repaints the
+    whole window many times a second; this one repaints itself alone. Kinds: "title" (the theme's
+    section titles), "note" (the same, word-wrapped) and "mono" (figures)."""
+
+    def __init__(self, text: str = "", kind: str = "title", lines: int = 1, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._text = text
+        self.kind = kind
+        font = QFont(self.font())
+        if kind == "mono":
+            font.setFamilies(["DejaVu Sans Mono", "monospace"])
+        else:
+            font.setPointSizeF(8.5)
+            font.setLetterSpacing(QFont.SpacingType.AbsoluteSpacing, 1.0 if kind == "title" else 0.0)
+        self.setFont(font)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 4)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (QLabel's name)
+        if text != self._text:
+            self._text = text
+            self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._text.split("\n")[0]) + 8, self.height())
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        painter.setPen(TEXT if self.kind == "mono" else MUTED)
+        box = QRectF(self.rect()).adjusted(0, 2, 0, 0)
+        top_left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        if self.kind == "title":
+            elided = painter.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, self.width())
+            painter.drawText(box, top_left, elided)
+        else:
+            painter.drawText(box, top_left | Qt.TextFlag.TextWordWrap, self._text)
+        painter.end()
 
 
 def _fit_square(area: QRectF) -> QRectF:
@@ -25,7 +76,8 @@ def _fit_square(area: QRectF) -> QRectF:
 
 
 class BoundaryPane(QWidget):
-    """The network's output over [-1, 1]^2 (orange 0 - blue 1) with the data on top."""
+    """The network's output over [-1, 1]^2 (orange 0 - blue 1; a regression's prediction orange
+    -1 - blue +1) with the data on top, coloured by class or target."""
 
     hovered = pyqtSignal(object)  # a line for the status bar, or None when the mouse leaves
 
@@ -39,6 +91,7 @@ class BoundaryPane(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
 
     def sizeHint(self) -> QSize:
         return QSize(480, 480)
@@ -55,9 +108,12 @@ class BoundaryPane(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), PANEL)
         painter.setPen(MUTED)
-        painter.drawText(QRectF(8, 2, self.width() - 16, 22), Qt.AlignmentFlag.AlignVCenter,
-                         "decision boundary · the output over [-1, 1]²  (x1 →, x2 ↑)")
         frame = self.frame
+        regression = frame is not None and frame.views.task == "regression"
+        title = ("prediction · the output over [-1, 1]², orange −1 to blue +1  (x1 →, x2 ↑)" if regression
+                 else "decision boundary · the output over [-1, 1]²  (x1 →, x2 ↑)")
+        painter.drawText(QRectF(8, 2, self.width() - 16, 22), Qt.AlignmentFlag.AlignVCenter,
+                         painter.fontMetrics().elidedText(title, Qt.TextElideMode.ElideRight, self.width() - 16))
         box = self.square()
         if frame is None:
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "starting…")
@@ -91,16 +147,18 @@ class BoundaryPane(QWidget):
         painter = QPainter(image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         data = frame.dataset
-        sets = [(data.x_train, data.y_train, TRAIN_EDGE, 3.6)]
+        train_rgb, test_rgb = frame.point_colours
+        sets = [(data.x_train, train_rgb, TRAIN_EDGE, 3.6)]
         if self.show_test:
-            sets.append((data.x_test, data.y_test, TEST_EDGE, 2.8))
-        for x, y, edge, radius in sets:
+            sets.append((data.x_test, test_rgb, TEST_EDGE, 2.8))
+        for x, rgb, edge, radius in sets:
             px = (x[:, 0] + 1) / 2 * size[0]
             py = (1 - x[:, 1]) / 2 * size[1]
             painter.setPen(QPen(edge, 1.0))
-            for label in (0, 1):
-                painter.setBrush(CLASS_COLOURS[label])
-                for cx, cy in zip(px[y == label], py[y == label]):
+            for colour in np.unique(rgb, axis=0):  # two for classes; a regression's targets, many
+                painter.setBrush(QColor(*(int(c) for c in colour)))
+                mine = np.all(rgb == colour, axis=1)
+                for cx, cy in zip(px[mine], py[mine]):
                     painter.drawEllipse(QPointF(cx, cy), radius, radius)
         painter.end()
         self._overlay = (key, image)
@@ -117,57 +175,74 @@ class BoundaryPane(QWidget):
         g = grid.shape[0]
         row = min(g - 1, max(0, int((1 - x2) / 2 * g)))
         col = min(g - 1, max(0, int((x1 + 1) / 2 * g)))
-        self.hovered.emit(f"x1 {x1:+.2f}, x2 {x2:+.2f}: output {grid[row, col]:.3f} "
-                          f"(class {int(grid[row, col] > 0.5)})")
+        value = grid[row, col]
+        if frame.views.task == "regression":
+            self.hovered.emit(f"x1 {x1:+.2f}, x2 {x2:+.2f}: prediction {value:+.3f}")
+        else:
+            self.hovered.emit(f"x1 {x1:+.2f}, x2 {x2:+.2f}: output {value:.3f} (class {int(value > 0.5)})")
 
     def leaveEvent(self, _event) -> None:
         self.hovered.emit(None)
 
 
 class LandscapeGrid(QWidget):
-    """Every neuron's activation over [-1, 1]^2, one column per layer; click one to pick it."""
+    """Every unit's map over [-1, 1]^2, one column per layer (the input features first); click one
+    to pick it. Tiles take what room there is: names are drawn inside them and the gaps shrink
+    with the tiles, so six layers of eight stay readable in the pane a 1440 x 900 window gives."""
 
-    neuron_clicked = pyqtSignal(int)  # its index in LearnViews.landscapes
+    neuron_clicked = pyqtSignal(int)  # its index in the frame's units (features, then neurons)
+    hovered = pyqtSignal(object)  # a line for the status bar, or None
 
     HEADER = 30
-    LABEL = 15
-    GAP = 8
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.landscapes: list[Landscape] = []
         self.titles: list[str] = []
         self.selected = -1
-        self._images: dict[tuple[int, int], DisplayImage] = {}
+        self._images: dict[int, QImage] = {}
         self.setMinimumSize(200, 160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
+        self.setMouseTracking(True)
 
     def sizeHint(self) -> QSize:
         return QSize(360, 320)
 
     def set_landscapes(self, landscapes: list[Landscape], titles: list[str]) -> None:
+        """The units in order (features, then each layer's neurons) and a title per column."""
         self.landscapes, self.titles = landscapes, titles
         self._images = {}
         self.update()
 
-    def _layout(self) -> tuple[list[int], int, int, float]:
-        layers = sorted({l.layer for l in self.landscapes})
-        rows = max((sum(1 for l in self.landscapes if l.layer == layer) for layer in layers), default=1)
-        columns = max(1, len(layers))
-        tile_w = (self.width() - self.GAP * (columns + 1)) / columns
-        tile_h = (self.height() - self.HEADER - self.GAP - rows * (self.LABEL + self.GAP)) / rows
-        tile = max(8, int(min(tile_w, tile_h)))
-        left = (self.width() - (columns * tile + (columns - 1) * self.GAP)) / 2
-        return layers, tile, rows, left
+    def _layout(self) -> tuple[list[int], int, float, float, dict[int, int]]:
+        """(layers, tile side, gap, left edge, units per layer)."""
+        counts: dict[int, int] = {}
+        for item in self.landscapes:
+            counts[item.layer] = counts.get(item.layer, 0) + 1
+        layers = sorted(counts)
+        columns, rows = max(1, len(layers)), max(counts.values(), default=1)
+        def fitting(gap: float) -> int:
+            tile_w = (self.width() - gap * (columns + 1)) / columns
+            tile_h = (self.height() - self.HEADER - gap * (rows + 1)) / rows
+            return max(8, int(min(tile_w, tile_h)))
 
-    def tile_rect(self, index: int) -> QRectF:
-        layers, tile, _rows, left = self._layout()
+        gap = 8.0
+        for _ in range(3):  # the gap follows the tile: an eighth of it, 2 to 8 px
+            gap = float(min(8, max(2, fitting(gap) // 8)))
+        tile = fitting(gap)  # the tiles that fit with the gap settled on
+        left = (self.width() - (columns * tile + (columns - 1) * gap)) / 2
+        return layers, tile, gap, left, counts
+
+    def tile_rect(self, index: int, layout=None) -> QRectF:
+        layers, tile, gap, left, counts = layout or self._layout()
         item = self.landscapes[index]
         column = layers.index(item.layer)
-        x = left + column * (tile + self.GAP)
-        y = self.HEADER + self.GAP + item.unit * (tile + self.LABEL + self.GAP) + self.LABEL
-        return QRectF(x, y, tile, tile)
+        x = left + column * (tile + gap)
+        height = counts[item.layer] * tile + (counts[item.layer] - 1) * gap
+        top = self.HEADER + gap + max(0.0, (self.height() - self.HEADER - 2 * gap - height) / 2)
+        return QRectF(x, top + item.unit * (tile + gap), tile, tile)
 
     def index_at(self, pos: QPointF) -> int | None:
         for index in range(len(self.landscapes)):
@@ -183,29 +258,36 @@ class LandscapeGrid(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "every neuron's landscape…")
             painter.end()
             return
-        layers, tile, _rows, left = self._layout()
+        layout = self._layout()
+        layers, tile, gap, left, _counts = layout
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() - 2))
         painter.setFont(small)
         for column, layer in enumerate(layers):
-            x = left + column * (tile + self.GAP)
+            x = left + column * (tile + gap)
             title = self.titles[column] if column < len(self.titles) else f"layer {layer}"
             name, _, activation = title.partition(" · ")
-            width = int(tile + self.GAP)
+            width = int(tile + gap)
             for text, colour, y in ((name, TEXT, 0), (activation, MUTED, self.HEADER / 2)):
                 painter.setPen(colour)
-                painter.drawText(QRectF(x - self.GAP / 2, y, width, self.HEADER / 2), Qt.AlignmentFlag.AlignCenter,
+                painter.drawText(QRectF(x - gap / 2, y, width, self.HEADER / 2), Qt.AlignmentFlag.AlignCenter,
                                  painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, width))
+        label_height = painter.fontMetrics().height()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         for index, item in enumerate(self.landscapes):
-            rect = self.tile_rect(index)
-            key = (index, tile)
-            if key not in self._images:
-                self._images[key] = DisplayImage(item.rgb, (tile, tile), smooth=True)
-            painter.drawImage(rect.topLeft(), self._images[key].qimage)
-            painter.setPen(ACCENT if index == self.selected else MUTED)
-            painter.drawText(QRectF(rect.x(), rect.y() - self.LABEL, rect.width(), self.LABEL),
-                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, item.label)
-            if index == self.selected:
+            rect = self.tile_rect(index, layout)
+            if index not in self._images:
+                self._images[index] = map_image(item.rgb)
+            painter.drawImage(rect, self._images[index])
+            selected = index == self.selected
+            # The name inside the tile, on a dark band: it needs no row of its own.
+            text_width = painter.fontMetrics().horizontalAdvance(item.label) + 6
+            band = QRectF(rect.x(), rect.y(), min(rect.width(), text_width), min(rect.height(), label_height))
+            painter.fillRect(band, QColor(20, 21, 24, 170))
+            painter.setPen(ACCENT if selected else TEXT)
+            painter.drawText(band.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             item.label)
+            if selected:
                 painter.setPen(QPen(ACCENT, 2))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(rect.adjusted(-1, -1, 1, 1))
@@ -215,6 +297,19 @@ class LandscapeGrid(QWidget):
         index = self.index_at(event.position())
         if index is not None:
             self.neuron_clicked.emit(index)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        index = self.index_at(event.position())
+        if index is None:
+            self.hovered.emit(None)
+            return
+        item = self.landscapes[index]
+        what = "input feature" if item.layer == 0 else "neuron"
+        self.hovered.emit(f"{what} {item.label}: {item.low:.3g} (orange) to {item.high:.3g} (blue); "
+                          "click for its surface")
+
+    def leaveEvent(self, _event) -> None:
+        self.hovered.emit(None)
 
 
 class CurvesPane(QWidget):
@@ -260,6 +355,7 @@ class CurvesPane(QWidget):
         self.acc_plot.addItem(self.markers[1])
         self._x_end = 0.0
         self._loss_range: tuple[float, float] | None = None
+        self._task: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
@@ -267,12 +363,24 @@ class CurvesPane(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
+    def set_task(self, task: str) -> None:
+        """A regression has no accuracy: its plot goes, and the loss is named for what it is."""
+        regression = task == "regression"
+        self.acc_plot.setVisible(not regression)
+        self.loss_plot.setTitle("loss (mean squared error)" if regression else "loss (cross-entropy)",
+                                color=MUTED.name(), size="9pt")
+        self._task = task
+
     def set_frame(self, frame: LearnFrame) -> None:
         curves = frame.curves
         steps = curves["step"]
+        if frame.views.task != self._task:
+            self.set_task(frame.views.task)
         if not len(steps):
             return
         for key, item in self.curves.items():
+            if key.endswith("accuracy") and self._task == "regression":
+                continue
             values = curves[key]
             if key.endswith("loss"):
                 values = np.clip(values, 1e-6, None)  # log scale: a loss of 0 would vanish

@@ -190,6 +190,7 @@ class SoftScene(QWidget):
         self.setMinimumSize(160, 140)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
         self.setToolTip(f"software 3-D view: {self.reason}" if self.reason else "software 3-D view")
 
     def sizeHint(self) -> QSize:
