@@ -68,7 +68,9 @@ def main(seconds: float, out: Path, seed: int) -> int:
 
     def tabular(mode):
         mode.epochs_box.setValue(rng.choice([5, 40]))
-        rng.choice([mode.train, mode.stop_training, lambda: mode.explain_with(rng.choice(["ig", "ablation"]))])()
+        vm = mode.vm
+        rng.choice([vm.train, vm.stop_training, lambda: vm.set_method(rng.choice(["ig", "ablation"])),
+                    lambda: vm.choose_data(rng.choice(["wine", "iris"]))])()
 
     def weights(mode):
         mode.handle_key(rng.choice(["Up", "Down", "Left", "Right"]))
