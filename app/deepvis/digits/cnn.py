@@ -25,15 +25,21 @@ from deepvis.weights.noise import filters_on_noise
 NEAREST = 2  # training images shown beside each class image
 NOISE_STD = 0.15  # the starting noise around mid-grey
 DECAY = 0.01  # L2 decay per step: pulls pixels to black, the background of MNIST
+# Lucid's diversity term between the seeds of a digit, at conv2's rectified maps. Without it the seeds
+# end nearly alike: mean pixel difference 0.073 (0.030-0.154 by digit) against 0.307 between digits
+# (4 epochs, 4 seeds, 200 steps). At 5: 0.147 (0.102-0.209), every probability still >= 0.995; at 10
+# the lowest fell to 0.87, and after a single epoch's training to 0.44.
+DIVERSITY = 5.0
 
 
 def class_images(model: SmallCNN, digits: list[int], noise_seeds: int, steps: int = 200,
-                 cancel: Callable[[], bool] | None = None, progress: Callable[[int, int], None] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                 cancel: Callable[[], bool] | None = None, progress: Callable[[int, int], None] | None = None,
+                 diversity_weight: float = DIVERSITY) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """For each digit, `noise_seeds` images (D x S x 28 x 28 in [0, 1]) optimized from noise to
-    maximize the digit's logit, with the logits and softmax probabilities they reach (D x S);
-    None when cancel() turned true."""
-    from deepvis.optvis import Adam, ImageRandom, PixelImage, class_logit, render
+    maximize the digit's logit, the seeds of a digit pushed apart by the diversity term, with the
+    logits and softmax probabilities they reach (D x S); None when cancel() turned true."""
+    from deepvis.optvis import Adam, ImageRandom, PixelImage, Tap, class_logit, render
+    from deepvis.optvis.diversity import diversity
     from deepvis.optvis.regularizers import GaussianBlur, L2Decay
     from deepvis.optvis.transforms import Jitter
 
@@ -41,7 +47,10 @@ def class_images(model: SmallCNN, digits: list[int], noise_seeds: int, steps: in
     random = ImageRandom([1000 * d + s for d in digits for s in range(noise_seeds)])
     noise = (0.5 + NOISE_STD * random.normal(1, SIDE, SIDE)).clamp(0, 1).expand(-1, 3, -1, -1)
     param = PixelImage.from_images(noise.contiguous(), mean=(0.0, 0.0, 0.0))  # grey kept equal in 3 channels
-    rendered = render(model, class_logit(model, classes), param, transforms=Jitter(2), steps=steps,
+    objective = class_logit(model, classes)
+    if diversity_weight > 0 and noise_seeds > 1:
+        objective = objective + diversity_weight * diversity(Tap(model.relu2, "output"), classes)
+    rendered = render(model, objective, param, transforms=Jitter(2), steps=steps,
                       regularizers=[L2Decay(DECAY), GaussianBlur(0.5, every=4)], step_rule=Adam(4.0),
                       normalize=lambda images: images.mean(dim=1, keepdim=True), random=random,
                       progress=progress, cancel=cancel)
@@ -50,9 +59,10 @@ def class_images(model: SmallCNN, digits: list[int], noise_seeds: int, steps: in
     images = rendered.images.mean(dim=1)  # B x 28 x 28
     with torch.no_grad():
         logits = model(images[:, None])
-    probs = torch.softmax(logits, dim=1)[torch.arange(len(classes)), classes]
+    rows = torch.arange(len(classes))
+    probs = torch.softmax(logits, dim=1)[rows, classes]
     shape = (len(digits), noise_seeds)
-    return (images.numpy().reshape(*shape, SIDE, SIDE), rendered.values.numpy().reshape(shape),
+    return (images.numpy().reshape(*shape, SIDE, SIDE), logits[rows, classes].numpy().reshape(shape),
             probs.numpy().reshape(shape))
 
 

@@ -10,6 +10,7 @@ tensor the objective needs is taken.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -72,11 +73,25 @@ def at_centre(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.flatten(1)
 
 
+# Views per image of the batch being scored: an objective called with views=K scores B * K rows,
+# an image's K views one after another, and each view takes its image's index.
+_VIEWS: ContextVar[int] = ContextVar("views_per_image", default=1)
+
+
+def views_per_image() -> int:
+    """K while an objective scores K views of each image (see Objective.__call__)."""
+    return _VIEWS.get()
+
+
 def _pick(values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    """values[b, indices[b]] for B x C values; one index for all images, or one per image."""
+    """values[b, indices[b]] for B x C values; one index for all images, or one per image (per view
+    of each image when scoring several views of each)."""
     indices = indices.to(values.device)
     if indices.dim() == 0:
         return values[:, indices]
+    views = views_per_image()
+    if views > 1 and len(values) == len(indices) * views:
+        indices = indices.repeat_interleave(views)
     if len(indices) != len(values):
         raise DeepvisError(f"{len(indices)} indices for a batch of {len(values)} images")
     return values.gather(1, indices[:, None]).squeeze(1)
@@ -91,8 +106,13 @@ class Objective:
         self.score = score
         self.name = name
 
-    def __call__(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return self.score(read(model, x, self.taps))
+    def __call__(self, model: nn.Module, x: torch.Tensor, views: int = 1) -> torch.Tensor:
+        """The values of the B rows of x; views=K: x holds K views of each image, one after another."""
+        token = _VIEWS.set(views)
+        try:
+            return self.score(read(model, x, self.taps))
+        finally:
+            _VIEWS.reset(token)
 
     def __repr__(self) -> str:
         return f"Objective({self.name})"

@@ -88,13 +88,15 @@ class _RedirectedClamp(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         inside = x > ctx.lo if ctx.hi is None else (x > ctx.lo) & (x < ctx.hi)
         plain = grad * inside
-        redirected = torch.where(x <= ctx.lo, grad.clamp(min=0), grad)  # ascent: a positive gradient raises x
-        if ctx.hi is not None:
-            redirected = torch.where(x >= ctx.hi, grad.clamp(max=0), redirected)
         # As in Lucid, only an image whose plain gradient is zero here takes the redirected one:
         # redirecting every dead unit of every layer makes the gradient explode (norms of 1e7 seen),
         # and Adam's running scale then stalls the optimization for hundreds of steps.
         dead = plain.flatten(1).abs().amax(dim=1) == 0
+        if not bool(dead.any()):
+            return plain, None, None  # the common case: no image needs the redirected gradient here
+        redirected = torch.where(x <= ctx.lo, grad.clamp(min=0), grad)  # ascent: a positive gradient raises x
+        if ctx.hi is not None:
+            redirected = torch.where(x >= ctx.hi, grad.clamp(max=0), redirected)
         return torch.where(dead.view(-1, *([1] * (grad.dim() - 1))), redirected, plain), None, None
 
 
@@ -135,20 +137,27 @@ def redirected_relus(model: nn.Module, active: Callable[[], bool]) -> Iterator[N
 class Rendered:
     images: torch.Tensor  # B x 3 x H x W in [0, 1], detached
     values: torch.Tensor  # B: the objective of each returned image
+    # B x 1 x H x W: |d objective / d pixel| summed over colours and steps (MACO's transparency), or None
+    alpha: torch.Tensor | None = None
 
 
 def render(model: nn.Module, objective: Objective, param, *, transforms: Transform | None = None,
            regularizers: Sequence[Callable] = (), step_rule=Adam(0.05), steps: int = 512,
            normalize: Callable[[torch.Tensor], torch.Tensor] | None = None, random: ImageRandom | None = None,
-           redirect_steps: int = 0, keep_best: bool = False,
+           redirect_steps: int = 0, keep_best: bool = False, alpha: bool | torch.Tensor = False,
            progress: Callable[[int, int], None] | None = None,
            cancel: Callable[[], bool] | None = None) -> Rendered | None:
     """Maximize `objective` over `param`'s images; None when cancel() turned true.
 
     normalize: images in [0, 1] -> the model's input. random: the per-image
-    draws of the transforms (default: seeds 0..B-1). keep_best: return each
-    image at its best value seen (of the view each step saw, and of the last
-    image), rather than the last image.
+    draws of the transforms (default: seeds 0..B-1). A transform may give
+    several views per image (an image's views one after another): the image's
+    value is then their mean, and its gradient that of their sum. keep_best:
+    return each image at its best value seen (of the views each step saw, and
+    of the last image), rather than the last image. alpha: also accumulate the
+    gradient's magnitude at every pixel of the image over the steps (`alpha_map`
+    turns it into a transparency in [0, 1]); given a B x 1 x H x W tensor, into
+    that tensor, in place, so that a progress callback sees it grow.
     """
     params = param.params()
     step = step_rule.start(params)
@@ -156,6 +165,8 @@ def render(model: nn.Module, objective: Objective, param, *, transforms: Transfo
     batch = len(params[0])
     random = random or ImageRandom(range(batch))
     best = best_values = None
+    accumulated = alpha if isinstance(alpha, torch.Tensor) else None
+    alpha = alpha is not False
     now = 0
     redirecting = redirected_relus(model, lambda: now < redirect_steps) if redirect_steps else nullcontext()
     with redirecting:
@@ -165,10 +176,14 @@ def render(model: nn.Module, objective: Objective, param, *, transforms: Transfo
             with torch.enable_grad():
                 images = param.image()
                 view = transforms(images, random) if transforms is not None else images
-                values = objective(model, normalize(view))
-                grads = torch.autograd.grad(values.sum(), params)
+                values = objective(model, normalize(view), views=len(view) // batch)
+                grads = torch.autograd.grad(values.sum(), [*params, images] if alpha else params)
             with torch.no_grad():
-                values, images = values.detach(), images.detach()
+                if alpha:
+                    *grads, pixel_grad = grads
+                    magnitude = pixel_grad.abs().sum(dim=1, keepdim=True)
+                    accumulated = magnitude if accumulated is None else accumulated.add_(magnitude)
+                values, images = _per_image(values.detach(), batch), images.detach()
                 if keep_best:
                     best, best_values = _better(best, best_values, images, values)
                 step(grads)
@@ -186,7 +201,26 @@ def render(model: nn.Module, objective: Objective, param, *, transforms: Transfo
         values = objective(model, normalize(images))
         if keep_best:
             images, values = _better(best, best_values, images, values)
-    return Rendered(images=images, values=values)
+    return Rendered(images=images, values=values, alpha=accumulated)
+
+
+def _per_image(values: torch.Tensor, batch: int) -> torch.Tensor:
+    """B values from B * K views' values (an image's views one after another): their means."""
+    return values if len(values) == batch else values.view(batch, -1).mean(dim=1)
+
+
+def alpha_map(accumulated: torch.Tensor, percentile: float = 99.0) -> torch.Tensor:
+    """B x 1 x H x W in [0, 1]: accumulated gradient magnitudes over each image's own `percentile`,
+    clipped at 1 (a few very large pixels would otherwise leave the rest transparent)."""
+    flat = accumulated.flatten(1).float()
+    top = flat.quantile(percentile / 100.0, dim=1).clamp_min(1e-30)
+    return (accumulated / top.view(-1, 1, 1, 1).to(accumulated)).clamp(0, 1)
+
+
+def alpha_blend(images: torch.Tensor, alpha: torch.Tensor, background: float = 1.0) -> torch.Tensor:
+    """images (B x 3 x H x W in [0, 1]) over a flat `background` grey level, `alpha` (B x 1 x H x W in
+    [0, 1]) the opacity: where the objective's gradient was small, the image fades out."""
+    return images * alpha + background * (1 - alpha)
 
 
 def _better(best, best_values, images, values):

@@ -127,3 +127,67 @@ class Compose(Transform):
         theta = (to_padded @ self.matrix(draws.cpu().float()) @ to_pixels)[:, :2].to(images)
         grid = F.affine_grid(theta, [b, 3, h, w], align_corners=False)
         return F.grid_sample(padded, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+# --------------------------------------------------------------------------- MACO's views: many crops, noise
+
+
+class RandomCrops:
+    """`count` square crops of each image per step (MACO, Fel et al. 2023), resized to `size` pixels.
+
+    A crop's side is a fraction of the image's, uniform in [low, high]; its
+    centre is drawn around the image's centre (standard deviation `centre_std`
+    of the side) and moved so that the crop stays inside the image. The views
+    of an image follow one another: B images give B * count views.
+    """
+
+    def __init__(self, count: int, low: float, high: float, size: int | None = None, centre_std: float = 0.15):
+        if not (count >= 1 and 0 < low <= high <= 1):
+            raise ValueError("crops: count >= 1 and 0 < low <= high <= 1")
+        self.views_per_image = int(count)
+        self.low, self.high, self.size, self.centre_std = float(low), float(high), size, float(centre_std)
+
+    def __call__(self, images: torch.Tensor, random: ImageRandom) -> torch.Tensor:
+        b, c, h, w = images.shape
+        k = self.views_per_image
+        side = self.low + random.uniform(k).flatten() * (self.high - self.low)  # B * k, fractions of the side
+        centre = random.normal(k, 2).view(-1, 2) * self.centre_std  # offsets from the centre, in sides
+        room = (1.0 - side)[:, None] / 2
+        centre = torch.maximum(torch.minimum(centre, room), -room)
+        theta = torch.zeros(b * k, 2, 3)
+        theta[:, 0, 0] = theta[:, 1, 1] = side
+        theta[:, :, 2] = centre * 2  # normalized coordinates span 2 per side
+        out = self.size or h
+        grid = F.affine_grid(theta.to(images), [b * k, c, out, out], align_corners=False)
+        return F.grid_sample(images.repeat_interleave(k, dim=0), grid, mode="bilinear", padding_mode="border",
+                             align_corners=False)
+
+
+class AddNoise:
+    """Gaussian noise of standard deviation `std` plus uniform noise of width `std` on every view (MACO)."""
+
+    views_per_image = 1
+
+    def __init__(self, std: float):
+        self.std = float(std)
+
+    def __call__(self, views: torch.Tensor, random: ImageRandom) -> torch.Tensor:
+        if self.std <= 0:
+            return views
+        per_image = len(views) // len(random)
+        shape = (per_image, *views.shape[1:])
+        noise = random.normal(*shape) + (random.uniform(*shape) - 0.5)
+        return views + self.std * noise.view_as(views).to(views)
+
+
+class Chain:
+    """Transforms applied one after the other (each `transform(images, random)`)."""
+
+    def __init__(self, transforms: Sequence):
+        self.transforms = list(transforms)
+        self.views_per_image = math.prod(getattr(t, "views_per_image", 1) for t in self.transforms)
+
+    def __call__(self, images: torch.Tensor, random: ImageRandom) -> torch.Tensor:
+        for transform in self.transforms:
+            images = transform(images, random)
+        return images

@@ -35,7 +35,8 @@ def add_arguments(parser, model_flags) -> None:
     opt = sub.add_parser("optimize", help="activation maximization: one optimized image per unit")
     model_flags(opt, layer=False)
     _common(opt)
-    opt.add_argument("--preset", default="lucid", help="A, B, C, D (Yosinski et al. 2015) or lucid (default)")
+    opt.add_argument("--preset", default="lucid", help="A, B, C, D (Yosinski et al. 2015), lucid (default) or "
+                                                       "maco (phase only, natural magnitude spectrum)")
     opt.add_argument("--steps", type=int, help="override the preset's number of steps")
     opt.add_argument("--size", type=int, help="image side (default: the model's input size)")
     opt.add_argument("--batch-size", type=int, default=32, help="units optimized together (default: 32)")

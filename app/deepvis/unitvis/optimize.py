@@ -13,6 +13,10 @@ step, then L2 decay, blur every N steps, small-norm and small-contribution
 clipping; each image is kept at its best value. `lucid` (Olah et al. 2017):
 a Fourier image with decorrelated colour, pad/jitter/scale/rotate views, Adam,
 ReLU gradients redirected for the first steps so that dead units still move.
+`maco` (Fel et al. 2023): only the phase of a spectrum whose magnitude is that
+of natural images, several random crops per step with a little noise, Adam on
+the phase; it also returns the transparency map (where the unit's gradient fell,
+accumulated over the steps), `OptimizeResult.alpha`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 
 from deepvis import DeepvisError
 from deepvis.optvis import regularizers as reg
+from deepvis.optvis.maco import MacoImage, maco_views
 from deepvis.optvis.objectives import Tap, at_centre, read, unit
 from deepvis.optvis.param import FourierImage, PixelImage
 from deepvis.optvis.render import Adam, Constant, Progress, render
@@ -47,6 +52,13 @@ class Preset:
     lr_policy: str = "constant"  # constant | progress (lr = min(lr, gain / ||g||^2)) | adam
     gain: float = 2.0
     init_std: float = 10.0  # of the starting noise, in 0..255 pixel units (Fourier units for lucid)
+    param: str = "pixel"  # pixel (Caffe's mean-subtracted pixels) | fourier (lucid) | maco
+    # maco only: crops per step, their side as fractions of the image's, the spread of their centres
+    # (in sides) and the noise added to each (in [0, 1] units)
+    crops: int = 0
+    crop_sides: tuple[float, float] = (1.0, 1.0)
+    crop_centre_std: float = 0.0
+    noise: float = 0.0
     # lucid only
     pad: int = 0
     jitter: int = 0  # Lucid's jitter before scale and rotate; another of half this follows them
@@ -60,8 +72,11 @@ PRESETS: dict[str, Preset] = {
     "B": Preset("B", steps=750, decay=0.3, norm_pct=20, lr=100),
     "C": Preset("C", steps=1000, decay=1e-4, blur_sigma=1.0, blur_every=4, lr=100),
     "D": Preset("D", steps=1000, blur_sigma=0.5, blur_every=4, contrib_pct=90, lr=1e8, lr_policy="progress", gain=2),
-    "lucid": Preset("lucid", steps=512, lr=0.05, lr_policy="adam", init_std=0.01, pad=12, jitter=8,
-                    scales=(0.9, 1.1), degrees=10.0, redirect_steps=16),
+    "lucid": Preset("lucid", steps=512, lr=0.05, lr_policy="adam", param="fourier", init_std=0.01, pad=12,
+                    jitter=8, scales=(0.9, 1.1), degrees=10.0, redirect_steps=16),
+    # A unit is read at the centre of its map: the crops keep the image's centre near theirs.
+    "maco": Preset("maco", steps=256, lr=0.2, lr_policy="adam", param="maco", crops=2, crop_sides=(0.6, 1.0),
+                   crop_centre_std=0.05, noise=0.03),
 }
 
 
@@ -89,6 +104,9 @@ class OptimizeResult:
     success_shown: torch.Tensor  # B bool: top by the shown values (ties at a clip count as top)
     tied_shown: torch.Tensor  # B bool: ... and another unit has the same shown value
     site: str  # pre | shown
+    # B x 1 x H x W on the CPU (maco): |d unit / d pixel| accumulated over the steps; alpha_map() makes
+    # it a transparency in [0, 1], alpha_blend() fades the image where it is small
+    alpha: torch.Tensor | None = None
 
 
 class UnitSite:
@@ -114,12 +132,17 @@ Objective = UnitSite  # the name ondemand.py reads a layer's width with
 
 
 def _image(preset: Preset, random: ImageRandom, size: int, mean: Sequence[float], device):
-    if preset.lr_policy == "adam":
+    if preset.param == "maco":
+        return MacoImage(random, size, device=device)
+    if preset.param == "fourier":
         return FourierImage(random, size, preset.init_std, device)
     return PixelImage.noise(random, size, preset.init_std, mean, device)
 
 
-def _views(preset: Preset) -> Compose | None:
+def _views(preset: Preset, model_size: int):
+    if preset.param == "maco":
+        return maco_views(model_size, preset.crops, *preset.crop_sides, noise=preset.noise,
+                          centre_std=preset.crop_centre_std)
     # Lucid's two jitters (before and after scale and rotate) as one shift of their sum:
     # the same views, drawn as 4 numbers per step, that the shipped images were made with.
     moves = [Jitter(preset.jitter + preset.jitter // 2) if preset.jitter else None,
@@ -163,13 +186,15 @@ def optimize_units(loaded: LoadedModel, layer: Layer, units: Sequence[int], pres
     random = ImageRandom([seed * 1_000_003 + int(u) for u in units])
     rendered = render(
         loaded.model, unit(site.tap, list(units)), _image(preset, random, size, loaded.card.mean, device),
-        transforms=_views(preset), regularizers=_regularizers(preset), step_rule=_step_rule(preset),
+        transforms=_views(preset, size), regularizers=_regularizers(preset), step_rule=_step_rule(preset),
         steps=preset.steps, normalize=lambda images: (images - mean) / std, random=random,
-        redirect_steps=preset.redirect_steps, keep_best=preset.lr_policy != "adam",
+        redirect_steps=preset.redirect_steps, keep_best=preset.lr_policy != "adam", alpha=preset.param == "maco",
         progress=progress, cancel=should_stop)
     if rendered is None:
         return None
-    return evaluate(site, torch.tensor(list(units), dtype=torch.long, device=device), rendered.images, mean, std)
+    result = evaluate(site, torch.tensor(list(units), dtype=torch.long, device=device), rendered.images, mean, std)
+    result.alpha = None if rendered.alpha is None else rendered.alpha.cpu()
+    return result
 
 
 @torch.no_grad()
