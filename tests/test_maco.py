@@ -187,6 +187,18 @@ def test_the_digits_cnns_seeds_of_one_digit_differ_with_the_diversity_term():
     assert within(DIVERSITY) > 2 * within(0.0)
 
 
+@pytest.mark.parametrize("shape, views", [((4, 50, 3, 3), 1), ((4, 5, 6, 6), 1), ((6, 40, 2, 2), 2), ((3, 7), 1)])
+def test_gram_similarity_equals_the_cosine_of_the_gram_matrices(shape, views):
+    from deepvis.optvis.diversity import gram_matrices
+
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).relu()
+    grams = gram_matrices(x)
+    grams = grams.view(len(x) // views, views, *grams.shape[1:]).mean(dim=1).flatten(1)
+    grams = torch.nn.functional.normalize(grams, dim=1)
+    # Two ways to the same numbers (products of channels or of positions): float32 rounding only.
+    assert torch.allclose(gram_similarity(x, views), grams @ grams.T, atol=1e-5)
+
+
 def test_diversity_compares_only_images_of_a_group():
     tap_model = nn.Identity()
     tap = Tap(tap_model, "output")

@@ -20,14 +20,31 @@ from deepvis.optvis.objectives import Objective, Tap, views_per_image
 
 def gram_matrices(tensor: torch.Tensor) -> torch.Tensor:
     """N x C x C: each row's channel products, averaged over positions (a flat layer: one position)."""
-    flat = tensor.flatten(2) if tensor.dim() > 2 else tensor[:, :, None]
+    flat = _features(tensor)
     return flat @ flat.transpose(1, 2) / flat.shape[2]
 
 
-def gram_similarity(tensor: torch.Tensor) -> torch.Tensor:
-    """N x N: the cosine similarity of every pair of rows' Gram matrices."""
-    grams = torch.nn.functional.normalize(gram_matrices(tensor).flatten(1), dim=1, eps=1e-12)
-    return grams @ grams.T
+def _features(tensor: torch.Tensor) -> torch.Tensor:
+    """N x C x P: each row's channels by positions."""
+    return tensor.flatten(2) if tensor.dim() > 2 else tensor[:, :, None]
+
+
+def gram_similarity(tensor: torch.Tensor, views: int = 1) -> torch.Tensor:
+    """B x B: the cosine similarity of every pair of images' Gram matrices; with `views` rows per
+    image (one after another), an image's Gram matrix is the mean over its views."""
+    flat = _features(tensor.float())
+    rows, channels, positions = flat.shape
+    if rows * positions < channels:
+        # <G_a, G_b> = |F_a^T F_b|^2: products of positions, cheaper where a layer has many more
+        # channels than the batch has positions (EfficientNet-Lite0's block5: 672 channels, 14 x 14).
+        inner = torch.einsum("acp,bcq->abpq", flat, flat).pow(2).sum(dim=(2, 3))
+    else:
+        grams = (flat @ flat.transpose(1, 2)).flatten(1)
+        inner = grams @ grams.T
+    images = rows // views
+    inner = inner.view(images, views, images, views).sum(dim=(1, 3))  # Gram matrices summed over views
+    norms = inner.diagonal().clamp_min(1e-24).sqrt()
+    return inner / (norms[:, None] * norms[None, :])
 
 
 def diversity(tap: Tap, groups: Sequence[int]) -> Objective:
@@ -47,10 +64,7 @@ def diversity(tap: Tap, groups: Sequence[int]) -> Objective:
         views = views_per_image()
         if len(tensor) != len(group) * views:
             raise DeepvisError(f"{len(group)} groups for a batch of {len(tensor)} views")
-        grams = gram_matrices(tensor.float())
-        grams = grams.view(len(group), views, *grams.shape[1:]).mean(dim=1)  # an image's views averaged
-        grams = torch.nn.functional.normalize(grams.flatten(1), dim=1, eps=1e-12)
-        similarity = grams @ grams.T
+        similarity = gram_similarity(tensor, views)
         mask = same.to(similarity.device)
         per_image = -(similarity * mask).sum(dim=1) / partners.to(similarity.device)
         # One value per view, as the other terms of a sum give: an image's value on each of its views.
