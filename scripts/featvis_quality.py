@@ -198,10 +198,16 @@ def run(args) -> dict:
     report = {"model": loaded.name, "second_model": "squeezenet1_1", "classes": names, "seeds": args.seeds,
               "steps": args.steps, "size": args.size, "methods": methods, "machine": machine(args.threads),
               "rows": []}
+    done = resumed_rows(report, args.json)
+    report["rows"] = [row for row in done if row["method"] in methods and row["class"] in names]
+    if report["rows"]:
+        print(f"resuming: {len(report['rows'])} class x method rows kept from {args.json}", file=sys.stderr)
     x = torch.rand(2, 3, args.size, args.size, requires_grad=True)
     loaded.model(x).sum().backward()  # the first call's setup, paid by no method
     for name, target in zip(names, targets):
         for method in methods:
+            if any(row["class"] == name and row["method"] == method for row in report["rows"]):
+                continue
             start = time.perf_counter()
             if method == "lucent":
                 images = lucent_images(loaded, target, seeds, args.steps, args.size)
@@ -231,6 +237,23 @@ def run(args) -> dict:
         report["summary"] = {m: summarize(report["rows"], m) for m in methods}
         save(report, args)  # after every class: a long run stopped early still has its table
     return report
+
+
+def resumed_rows(report: dict, path: str | None) -> list[dict]:
+    """The rows of an earlier run's report at `path` made with the same model, seeds, steps and size
+    (an interrupted run resumes where it stopped); none when it differs or cannot be read."""
+    if not path or not Path(path).exists():
+        return []
+    try:
+        earlier = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"not resuming from {path}: {exc}", file=sys.stderr)
+        return []
+    same = ("model", "seeds", "steps", "size")
+    if any(earlier.get(key) != report[key] for key in same):
+        print(f"not resuming from {path}: made with other settings", file=sys.stderr)
+        return []
+    return earlier.get("rows", [])
 
 
 @torch.no_grad()
@@ -333,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squeezenet-weights", type=Path, default=SQUEEZENET_WEIGHTS)
     parser.add_argument("--images", help="keep the images in this folder (default: a temporary one)")
     parser.add_argument("--out", help="write the markdown table here as the run goes")
-    parser.add_argument("--json", help="write the full report here as the run goes")
+    parser.add_argument("--json", help="write the full report here as the run goes; a run with the same "
+                        "settings resumes from it, keeping the classes it has")
     parser.add_argument("--accentuation", action="store_true",
                         help="instead: time feature accentuation's first and last result at the window's "
                              "unit-image size (128 px)")

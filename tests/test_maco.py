@@ -147,6 +147,27 @@ def test_maco_preset_makes_unit_images_with_their_alpha():
     assert result.objective.mean() > start.objective.mean()
 
 
+def test_a_maco_unit_image_is_stored_beside_its_faded_copy(tmp_path):
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "support"))
+    from deepvis.gui.live.unit_panel import optimized_caption
+    from deepvis.unitvis.ondemand import compute_unit
+    from deepvis.unitvis.store import UnitStore
+    from deepvis.zoo import load_model
+
+    tiny = load_model("tiny_unit_model:make_model", device="cpu")
+    store = UnitStore(tmp_path, "tiny")
+    images = compute_unit(tiny, "features.3", 1, store, preset="maco", steps=6, size=40)
+    assert [p.name for p in images.optimized] == ["opt_maco.png", "opt_maco_alpha.png"]
+    plain, faded = (read_image(p).astype(np.float32) for p in images.optimized)
+    # Faded towards white: never darker than the image where the unit's gradient was small.
+    assert plain.shape == faded.shape and (faded >= plain - 1).all() and (faded > plain + 8).any()
+    entry = store.unit_info("features.3", 1)["optimize"]["maco"]
+    assert entry["alpha_image"] == "opt_maco_alpha.png"
+    assert [optimized_caption(p.name) for p in images.optimized] == ["maco", "maco: where it looks"]
+    lucid = compute_unit(tiny, "features.3", 2, store, preset="lucid", steps=2, size=40)
+    assert [p.name for p in lucid.optimized] == ["opt_lucid.png"]  # no transparency: no second image
+
+
 # --------------------------------------------------------------------------- diversity
 
 

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from deepvis.render import to_levels
 from deepvis.unitvis.optimize import OptimizeResult, Preset, get_preset, optimize_units
 from deepvis.unitvis.store import UnitImages, UnitStore
 from deepvis.zoo import Layer, LoadedModel
@@ -21,6 +22,7 @@ from deepvis.zoo import Layer, LoadedModel
 # --unit-image` measures it), leaving the other to the live view.
 BACKGROUND_STEPS = 48
 BACKGROUND_SIZE = 128
+ALPHA_SUFFIX = "_alpha"  # opt_maco_alpha.png: opt_maco.png faded where the unit's gradient was small
 
 
 def _ratio(value: float, reference) -> float | None:
@@ -41,21 +43,34 @@ def stretch_contrast(images: torch.Tensor, percentile: float = 99.5) -> torch.Te
     return (deviation / (2 * peak[:, None, None, None]) + 0.5).clamp(0, 1)
 
 
+def alpha_image_name(preset: str) -> str:
+    """The optimized image faded by its transparency map (MACO's), stored beside `opt_<preset>.png`."""
+    return f"opt_{preset}{ALPHA_SUFFIX}.png"
+
+
 def save_results(store: UnitStore, layer: Layer, preset: Preset, result: OptimizeResult, seed: int,
                  size: int) -> None:
     """Each unit's PNG, then its entry (the entry last: it marks the unit as done)."""
     stretched = preset.lr_policy != "adam"  # lucid's sigmoid image already spans the range
     shown = stretch_contrast(result.images) if stretched else result.images
-    images = (shown.permute(0, 2, 3, 1) * 255).round().clamp(0, 255).byte().numpy()
+    images = to_levels(shown.permute(0, 2, 3, 1)).cpu().numpy()
+    faded = None
+    if result.alpha is not None:  # maco: the image beside itself faded where the unit does not look
+        from deepvis.optvis.render import alpha_blend, alpha_map
+
+        faded = to_levels(alpha_blend(shown, alpha_map(result.alpha).to(shown)).permute(0, 2, 3, 1)).cpu().numpy()
     for b, unit in enumerate(result.units.tolist()):
         name = f"opt_{preset.name}.png"
         store.write_image(layer.name, unit, name, np.ascontiguousarray(images[b]))
+        if faded is not None:
+            store.write_image(layer.name, unit, alpha_image_name(preset.name), np.ascontiguousarray(faded[b]))
         topk = store.unit_info(layer.name, unit).get("topk") or {}
         objective, shown = float(result.objective[b]), float(result.shown[b])
         entry = {
             "method": "optimize", "preset": preset.name, "image": name, "seed": seed, "size": size,
             "hyperparameters": {k: v for k, v in vars(preset).items() if k != "name"},
             "display": "contrast stretched per image" if stretched else "as optimized",
+            "alpha_image": alpha_image_name(preset.name) if faded is not None else None,
             "objective": f"{'pre-activation' if result.site == 'pre' else 'output'} of the unit at the centre",
             "best_activation": round(objective, 6), "best_shown": round(shown, 6),
             "success": bool(result.success[b]), "success_shown": bool(result.success_shown[b]),

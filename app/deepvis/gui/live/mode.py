@@ -245,6 +245,8 @@ class LiveMode(WorkerMode):
                 unit_menu.addAction(self._action(binding.text.capitalize(), self._run(binding.action), binding.action))
         unit_menu.addSeparator()
         unit_menu.addAction(self._action("Compute the unit's images now", self.unit_jobs.compute_now, "compute_unit"))
+        unit_menu.addAction(self._action("Compute its MACO image now, and where the unit looks",
+                                         lambda: self.unit_jobs.compute_now("maco")))
         unit_menu.addAction(self._action("DeepDream this frame", lambda: self.send_to_dream(False), "dream_frame"))
         unit_menu.addAction(self._action("DeepDream this frame on the unit", lambda: self.send_to_dream(True),
                                          "dream_unit"))

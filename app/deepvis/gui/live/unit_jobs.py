@@ -57,10 +57,10 @@ class ComputeTask(QThread):
     failed = pyqtSignal(object, str)  # (task, message)
 
     def __init__(self, copy_future, layer: str, unit: int, store, parent=None, steps: int | None = None,
-                 size: int | None = None, background: bool = False):
+                 size: int | None = None, background: bool = False, preset: str = "lucid"):
         super().__init__(parent)
         self.copy_future, self.layer, self.unit, self.store = copy_future, layer, unit, store
-        self.steps, self.size, self.background = steps, size, background
+        self.steps, self.size, self.background, self.preset = steps, size, background, preset
         self._stop = threading.Event()
         self.done = False  # run() has returned (set before QThread's finished is emitted)
 
@@ -77,7 +77,8 @@ class ComputeTask(QThread):
 
     @property
     def label(self) -> str:
-        return f"{self.layer}:{self.unit}" + (" (in the background)" if self.background else "")
+        preset = "" if self.preset == "lucid" else f" ({self.preset})"
+        return f"{self.layer}:{self.unit}{preset}" + (" (in the background)" if self.background else "")
 
     def run(self) -> None:
         try:
@@ -100,7 +101,7 @@ class ComputeTask(QThread):
                     self._stop.wait(min((time.perf_counter() - last_step[0]) * BACKGROUND_REST, 0.5))
                     last_step[0] = time.perf_counter()
 
-            compute_unit(loaded, self.layer, self.unit, self.store, progress=progress,
+            compute_unit(loaded, self.layer, self.unit, self.store, preset=self.preset, progress=progress,
                          should_stop=self._stop.is_set, steps=self.steps, size=self.size)
         except ImportError:
             self.failed.emit(self, "computing unit images is not available in this installation")
@@ -124,7 +125,7 @@ class UnitImageJobs(QObject):
         self.show_message, self.auto = show_message, auto
         self.active = False
         self.task: ComputeTask | None = None
-        self._pending: tuple[Key, bool] | None = None
+        self._pending: tuple[Key, bool, str] | None = None  # (unit, in the background, preset)
         self._copy = None  # (LoadedModel, Future of its private copy)
         self._stopped = False
         self._calls: set[BackgroundCall] = set()
@@ -178,10 +179,11 @@ class UnitImageJobs(QObject):
         """The panel's Compute now (x) is enabled exactly when x works."""
         self.panel.set_compute_enabled(self.can_compute_now())
 
-    def compute_now(self) -> None:
-        """x / the panel's button: the selected unit's images with the preset's full steps."""
+    def compute_now(self, preset: str = "lucid") -> None:
+        """x / the panel's button: the selected unit's images with the preset's full steps (Unit menu:
+        also maco, which stores the image and the image faded where the unit does not look)."""
         if self.selected is not None:
-            self._request(self.selected, background=False)
+            self._request(self.selected, background=False, preset=preset)
 
     def on_images_shown(self, key) -> None:
         """A unit without an optimized image gets one computed in the background (auto_unit_images)."""
@@ -193,7 +195,7 @@ class UnitImageJobs(QObject):
             return
         self._request(key, background=True)
 
-    def _request(self, key: Key, background: bool) -> None:
+    def _request(self, key: Key, background: bool, preset: str = "lucid") -> None:
         """A new request stops an unfinished other one and starts when that has stopped."""
         if self.panel.store is None:
             self.show_message(self.panel.store_error or "no unit store")
@@ -206,26 +208,26 @@ class UnitImageJobs(QObject):
             return
         task = self.task
         if task is not None and task.isRunning():
-            if task.key == key and (background or not task.background):
+            if task.key == key and (background or (not task.background and task.preset == preset)):
                 return  # already on its way
             if not background and not task.background:
                 self.show_message("a unit is already being computed")
                 return
             task.stop()
-        self._pending = (key, background)
+        self._pending = (key, background, preset)
         if task is None or not task.isRunning():
             self._start_pending()
 
     def _start_pending(self) -> None:
         if self._pending is None or self._stopped:
             return
-        (layer, unit), background = self._pending
+        (layer, unit), background, preset = self._pending
         self._pending = None
         if background and (layer, unit) != self.selected:
             return  # the selection moved on meanwhile
         steps, size = (BACKGROUND_STEPS, BACKGROUND_SIZE) if background else (None, None)
         task = ComputeTask(self._model_copy(), layer, unit, self.panel.store, self, steps=steps, size=size,
-                           background=background)
+                           background=background, preset=preset)
         task.progress.connect(self._show_progress)
         task.finished_ok.connect(self._computed)
         task.failed.connect(self._failed)
@@ -236,7 +238,7 @@ class UnitImageJobs(QObject):
             previous.deleteLater()
         self.panel.show_progress(0, 1, f"{task.label}  preparing…", task.key)
         if not background:
-            self.show_message(f"computing the images of {layer}:{unit} in the background")
+            self.show_message(f"computing the images of {task.label} in the background")
         task.start()
         self._sync_button()
 
@@ -267,7 +269,7 @@ class UnitImageJobs(QObject):
             return  # stopped: nothing was written (a re-read now could race the next unit's write)
         self.panel.refresh()
         if not task.background:  # a background image just appears in the panel; the status bar stays quiet
-            self.show_message(f"images of {task.layer}:{task.unit} computed")
+            self.show_message(f"images of {task.label} computed")
 
     # ------------------------------------------------------------------ the top-9 seen live
 

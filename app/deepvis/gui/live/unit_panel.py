@@ -150,7 +150,8 @@ class UnitPanel(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addWidget(_section("activation maximization"))
+        self.optimized_title = _section("activation maximization")
+        layout.addWidget(self.optimized_title)
         layout.addWidget(self.optimized, 4)
         layout.addLayout(titles)
         layout.addWidget(self.scan_pages, 3)
@@ -233,7 +234,10 @@ class UnitPanel(QWidget):
         if not (images.optimized or images.patches):
             self._show_empty()
         else:
-            self.optimized.set_images(decoded["optimized"])
+            names = [optimized_caption(path.name) for path in images.optimized]
+            self.optimized.set_images(decoded["optimized"], names)
+            self.optimized_title.setText(("activation maximization" + (": " + " | ".join(names) if names else ""))
+                                         .upper())
             self.optimized.set_placeholder("no optimized image yet: x computes it")
             self.patches.set_images(decoded["patches"], _patch_captions(images.info.get("topk")))
             self.deconvs.set_images(decoded["deconvs"])
@@ -337,6 +341,17 @@ class UnitPanel(QWidget):
         if self.pages.currentIndex() == 1 and not self.store_error:
             self.empty_text.setText(self._empty_message(computing=False))
         self.progress.hide()
+
+
+def optimized_caption(file_name: str) -> str:
+    """What an optimized image is, from its name: its preset (opt_lucid.png: lucid), and MACO's image
+    faded by its transparency (opt_maco_alpha.png: where the unit looks)."""
+    from deepvis.unitvis.ondemand import ALPHA_SUFFIX
+
+    stem = Path(file_name).stem.removeprefix("opt_")
+    if stem.endswith(ALPHA_SUFFIX):
+        return f"{stem.removesuffix(ALPHA_SUFFIX)}: where it looks"
+    return stem
 
 
 def _patch_captions(topk: dict | None) -> list[str] | None:
