@@ -11,6 +11,9 @@ store holds no image for, with auto_unit_images on (an empty user store), so the
 computes one unit after another while the window plays at its ceiling (job_ratio: its displayed
 FPS over the ceiling window's without the job) and paced (paced_job_ratio), and job_seconds the
 median time of one unit's image.
+With --accentuation, a fourth window accentuates the frame on screen for the selected unit, again
+and again, while it plays (accent_ratio and paced_accent_ratio, as for the unit job), and
+first_result_seconds is the median time from the key to the first result in the unit panel.
 Slices of the windows and of the bench alternate, so that a shared machine's
 load falls on all alike; the embedded default runs on the bench's layer.
 
@@ -21,6 +24,7 @@ OpenMP teams at once (see gui.jobs.keep_gui_thread_single_threaded).
 
     QT_QPA_PLATFORM=offscreen python scripts/window_fps.py [--slices 8] [--seconds 5]
     QT_QPA_PLATFORM=offscreen python scripts/window_fps.py --unit-job --layer block4 --unit 64
+    QT_QPA_PLATFORM=offscreen python scripts/window_fps.py --accentuation --layer block4 --unit 5
 
 It runs against whichever deepvis is imported, so the same script measures an older
 checkout too (PYTHONPATH=OLD/app).
@@ -48,6 +52,8 @@ def main() -> None:
     parser.add_argument("--unit", type=int, default=0, help="the selected unit")
     parser.add_argument("--unit-job", action="store_true",
                         help="also measure the window while unit images are computed in the background")
+    parser.add_argument("--accentuation", action="store_true",
+                        help="also measure the window while it accentuates the frame for the selected unit")
     parser.add_argument("--no-top-frames", action="store_true",
                         help="the window without the live top-9 (config live_top_frames: false)")
     parser.add_argument("--job-rest", type=float, default=None,
@@ -110,6 +116,22 @@ def main() -> None:
             job_seconds.append(task.ended - task.began)
             mode.model.run("move_right")
 
+    first_results: list[float] = []
+    accent_runs: list[float] = []
+
+    def keep_accentuating(mode, began: list) -> None:
+        """Record the first result's and the whole run's time, and start again on the frame then shown."""
+        state = mode.accent
+        now = time.perf_counter()
+        if began and state.result is not None and len(first_results) < len(began):
+            first_results.append(now - began[-1])
+        if state.phase in ("idle", "done"):
+            if state.phase == "done":
+                accent_runs.append(now - began[-1])
+                mode.accent_jobs.dismiss()
+            began.append(time.perf_counter())
+            mode.accentuate()
+
     class VideoInMemory(VideoSource):
         """The sample video decoded once, then served from memory at `fps`: a source that costs
         next to nothing, so that the window is what is measured."""
@@ -132,7 +154,7 @@ def main() -> None:
             index, self._frame_in_file = self._frame_in_file, self._frame_in_file + 1
             return self.decoded[index % len(self.decoded)], f"{self.name} #{index}"
 
-    def displayed_fps(fps: float, job: bool = False, in_memory: bool = False) -> float:
+    def displayed_fps(fps: float, job: bool = False, in_memory: bool = False, accent: bool = False) -> float:
         """Frames the window displays per second on the sample video at that pace."""
         source = (VideoInMemory(fps) if in_memory else VideoSource(SAMPLE_VIDEO, fps=fps)).start()
         # Each job window gets an empty user store of its own: its unit has no image yet.
@@ -147,7 +169,13 @@ def main() -> None:
             if job and counter.unit_jobs.task is None:
                 raise SystemExit(f"no unit image started for {layer.name}:{args.unit}: it has one already")
             shown, start = counter.frames_displayed, time.perf_counter()
-            live(args.seconds, (lambda: keep_a_job_running(counter)) if job else None)
+            began: list[float] = []
+            each = (lambda: keep_a_job_running(counter)) if job else None
+            if accent:
+                each = lambda: keep_accentuating(counter, began)  # noqa: E731
+            live(args.seconds, each)
+            if accent and len(first_results) < len(began):
+                first_results.append(time.perf_counter() - began[-1])  # none within the slice: counted as that
             return (counter.frames_displayed - shown) / (time.perf_counter() - start)
         finally:
             window.shutdown()
@@ -174,11 +202,23 @@ def main() -> None:
             row.update(job_fps=round(with_job, 2), job_ratio=round(with_job / ceiling, 3),
                        paced_job_fps=round(paced_with_job, 2), paced_job_ratio=round(paced_with_job / paced, 3),
                        units_computed=len(job_seconds))
+        if args.accentuation:
+            with_accent = displayed_fps(args.ceiling_fps, in_memory=True, accent=True)
+            paced_with_accent = displayed_fps(args.source_fps, accent=True)
+            row.update(accent_fps=round(with_accent, 2), accent_ratio=round(with_accent / ceiling, 3),
+                       paced_accent_fps=round(paced_with_accent, 2),
+                       paced_accent_ratio=round(paced_with_accent / paced, 3), accentuations=len(accent_runs))
         rows.append(row)
         print(json.dumps(row), flush=True)
     keys = ["ceiling_fps", "paced_fps", "pipeline_fps", "ceiling_ratio", "paced_ratio"]
     keys += ["job_fps", "job_ratio", "paced_job_fps", "paced_job_ratio"] if args.unit_job else []
+    keys += ["accent_fps", "accent_ratio", "paced_accent_fps", "paced_accent_ratio"] if args.accentuation else []
     summary = {key: round(statistics.median(r[key] for r in rows), 3) for key in keys}
+    if first_results:
+        summary["first_result_seconds"] = round(statistics.median(first_results), 2)
+        summary["first_result_max_seconds"] = round(max(first_results), 2)
+    if accent_runs:
+        summary["accentuation_seconds"] = round(statistics.median(accent_runs), 2)
     if job_seconds:
         summary["job_seconds"] = round(statistics.median(job_seconds), 2)
     print(json.dumps({"median": summary}))

@@ -75,6 +75,11 @@ class Accentuation:
     def final(self) -> bool:
         return self.step >= self.steps
 
+    def faded(self, background: int = 255) -> np.ndarray:
+        """The image faded towards `background` where the unit's gradient was small: where it looks."""
+        opacity = self.alpha[..., None]
+        return (self.image * opacity + background * (1 - opacity) + 0.5).astype(np.uint8)
+
 
 def result_steps(first: int, steps: int) -> list[int]:
     """The steps after which a result is shown: first, 2 * first, 4 * first ... and the last."""
@@ -135,10 +140,12 @@ def _uint8(images: torch.Tensor) -> np.ndarray:
 def accentuate(loaded: LoadedModel, rgb: np.ndarray, layer: Layer, unit: int,
                settings: AccentSettings = AccentSettings(),
                on_result: Callable[[Accentuation], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> Accentuation | None:
+               cancel: Callable[[], bool] | None = None,
+               on_step: Callable[[int, int], None] | None = None) -> Accentuation | None:
     """Accentuate `unit` of `layer` in the frame `rgb` (H x W x 3 uint8); the last result, or None
     when cancel() turned true. on_result(result) after settings.first steps, each time the steps
-    double, and at the end (on the thread that calls this)."""
+    double, and at the end; on_step(step, steps) after every step (the window rests there, to leave
+    the cores to its live view); both on the thread that calls this."""
     from deepvis.dream.ascent import layer_width
 
     settings = settings.check()
@@ -177,11 +184,13 @@ def accentuate(loaded: LoadedModel, rgb: np.ndarray, layer: Layer, unit: int,
                             steps=settings.steps, objective_start=start, objective=value,
                             distance=float(param.distance().detach()[0]), pixel_change=change)
 
-    def progress(step: int, _total: int) -> None:
+    def progress(step: int, total: int) -> None:
         if step in shown:
             latest.append(result(step))
             if on_result is not None:
                 on_result(latest[-1])
+        if on_step is not None:
+            on_step(step, total)
 
     rendered = render(loaded.model, unit_objective + penalty, param, transforms=_views(),
                       step_rule=Adam(settings.lr), steps=settings.steps, normalize=normalize,

@@ -39,6 +39,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("x",), "compute_unit", "compute the selected unit's images now"),
     Binding(("g",), "dream_frame", "DeepDream this frame (G: amplify the selected unit)"),
     Binding(("G",), "dream_unit", "DeepDream this frame on the selected unit"),
+    Binding(("A",), "accentuate_unit", "accentuate this frame for the selected unit (A again: its images)"),
     Binding(("h",), "toggle_help", "this help"),
     Binding(("Esc",), "reset", "reset the view"),
     Binding(("q",), "quit", "quit"),
@@ -49,7 +50,7 @@ ACTION_KEYS: dict[str, str] = {b.action: " / ".join(b.keys) for b in BINDINGS}
 
 # Requests the view model cannot carry out itself: the window does (it owns the source and threads).
 WINDOW_REQUESTS = frozenset({"toggle_pause", "toggle_camera", "next_file", "prev_file", "compute_unit",
-                             "dream_frame", "dream_unit", "toggle_help", "quit"})
+                             "dream_frame", "dream_unit", "accentuate_unit", "toggle_help", "quit"})
 
 GAMMA_STEPS = (1.0, 0.7, 0.5, 0.3)
 BOOST_STEPS = (0.0, 0.3, 0.5, 0.8, 1.0)

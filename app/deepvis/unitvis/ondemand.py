@@ -14,7 +14,7 @@ import torch
 
 from deepvis.render import to_levels
 from deepvis.unitvis.optimize import OptimizeResult, Preset, get_preset, optimize_units
-from deepvis.unitvis.store import UnitImages, UnitStore
+from deepvis.unitvis.store import UnitImages, UnitStore, alpha_image_name
 from deepvis.zoo import Layer, LoadedModel
 
 # The window computes a selected unit's missing image by itself: lucid at the side its unit panel
@@ -22,7 +22,6 @@ from deepvis.zoo import Layer, LoadedModel
 # --unit-image` measures it), leaving the other to the live view.
 BACKGROUND_STEPS = 48
 BACKGROUND_SIZE = 128
-ALPHA_SUFFIX = "_alpha"  # opt_maco_alpha.png: opt_maco.png faded where the unit's gradient was small
 
 
 def _ratio(value: float, reference) -> float | None:
@@ -41,11 +40,6 @@ def stretch_contrast(images: torch.Tensor, percentile: float = 99.5) -> torch.Te
     deviation = images - images.mean(dim=(1, 2, 3), keepdim=True)
     peak = deviation.abs().flatten(1).quantile(percentile / 100.0, dim=1).clamp_min(1e-6)
     return (deviation / (2 * peak[:, None, None, None]) + 0.5).clamp(0, 1)
-
-
-def alpha_image_name(preset: str) -> str:
-    """The optimized image faded by its transparency map (MACO's), stored beside `opt_<preset>.png`."""
-    return f"opt_{preset}{ALPHA_SUFFIX}.png"
 
 
 def save_results(store: UnitStore, layer: Layer, preset: Preset, result: OptimizeResult, seed: int,

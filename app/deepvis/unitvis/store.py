@@ -5,7 +5,8 @@ Layout, one folder per model, layer and unit:
     ROOT/MODEL/store.json                    {"model": name}: a store of another model is refused
     ROOT/MODEL/LAYER/index.json              the layer's JSON index: {"units": {"7": {...}}}
     ROOT/MODEL/LAYER/unit_0007/info.json     the unit's own entries (the index is rebuilt from these)
-    ROOT/MODEL/LAYER/unit_0007/opt_lucid.png optimized images, one per preset
+    ROOT/MODEL/LAYER/unit_0007/opt_lucid.png optimized images, one per preset (maco: also
+                                             opt_maco_alpha.png, faded where the unit does not look)
     ROOT/MODEL/LAYER/unit_0007/patch_00.png  top-k crops, best first
     ROOT/MODEL/LAYER/unit_0007/deconv_00.png their deconvs
     ROOT/MODEL/LAYER/unit_0007/live_<id>.png the best moments seen live, saved from the window
@@ -59,6 +60,14 @@ LIVE_KEPT = 9  # a unit keeps its nine best moments seen live, over every sessio
 def safe_name(name: str) -> str:
     """A folder name for a model or layer name (timm:x, my_module:make, features.10)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "_"
+
+
+ALPHA_SUFFIX = "_alpha"  # opt_maco_alpha.png: opt_maco.png faded where the unit's gradient was small
+
+
+def alpha_image_name(preset: str) -> str:
+    """The optimized image faded by its transparency map (MACO's), stored beside `opt_<preset>.png`."""
+    return f"opt_{preset}{ALPHA_SUFFIX}.png"
 
 
 def unit_folder_name(unit: int) -> str:

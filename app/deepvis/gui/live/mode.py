@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import QMenu, QMenuBar, QSizePolicy, QVBoxLayout, QWidget
 
 from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
 from deepvis.live import keys
+from deepvis.live.accent_state import AccentState
 from deepvis.live.unit_names import unit_title
 from deepvis.live.view_model import Display, LiveViewModel
 from deepvis.live.pipeline import ViewState
@@ -28,7 +29,8 @@ from deepvis.gui.rate import FrameRate
 from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, UnitTrace
 from deepvis.gui.live.frame_hold import FrameHold
 from deepvis.gui.live.layout import ColumnSplitter, ask_png_path, save_widget_png
-from deepvis.gui.live.unit_jobs import UnitImageJobs
+from deepvis.gui.live.accent_jobs import AccentJobs
+from deepvis.gui.live.unit_jobs import ModelCopies, UnitImageJobs
 from deepvis.gui.live.model_switch import ModelSwitch
 from deepvis.gui.live.source_switch import SourceSwitch
 from deepvis.gui.live.unit_panel import UnitPanel
@@ -88,6 +90,11 @@ class LiveMode(WorkerMode):
         self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, lambda: self.loaded, self.context.show_message,
                                        auto=config.auto_unit_images, parent=self)
         self._show_model_store()
+        self.accent = AccentState()
+        self.accent_jobs = AccentJobs(self.accent, ModelCopies(self.worker, lambda: self.loaded),
+                                      self.context.show_message, give_way=self.unit_jobs.give_way, parent=self)
+        self.unit_jobs.hold_background = lambda: self.accent.running
+        self.accent.changed.connect(self._show_accentuation)
 
         self.model.view_changed.connect(self._on_view_changed)
         self.model.display_changed.connect(self._on_display_changed)
@@ -247,6 +254,8 @@ class LiveMode(WorkerMode):
         unit_menu.addAction(self._action("Compute the unit's images now", self.unit_jobs.compute_now, "compute_unit"))
         unit_menu.addAction(self._action("Compute its MACO image now, and where the unit looks",
                                          lambda: self.unit_jobs.compute_now("maco")))
+        unit_menu.addAction(self._action("Accentuate this frame for the unit", self.accentuate, "accentuate_unit"))
+        unit_menu.addAction(self._action("Stop the accentuation", self._stop_accentuation))
         unit_menu.addAction(self._action("DeepDream this frame", lambda: self.send_to_dream(False), "dream_frame"))
         unit_menu.addAction(self._action("DeepDream this frame on the unit", lambda: self.send_to_dream(True),
                                          "dream_unit"))
@@ -291,6 +300,7 @@ class LiveMode(WorkerMode):
         self.sources.pause_hidden()
         super().deactivate()
         self.unit_jobs.set_active(False)
+        self.accent_jobs.stop()
 
     def ready(self) -> bool:
         d = self.last_delivery
@@ -315,6 +325,7 @@ class LiveMode(WorkerMode):
     def shutdown(self) -> None:
         """Stop every thread this mode started; safe to call twice."""
         self.unit_jobs.shutdown()
+        self.accent_jobs.shutdown()
         super().shutdown()
         self.unit_panel.pool.waitForDone(5000)
         self.sources.stop()
@@ -342,6 +353,7 @@ class LiveMode(WorkerMode):
         self.unit_pane.update()
         key = self.panel_key(view)
         self.unit_jobs.select(key)
+        self.accent_jobs.follow_selection(key)
         self.unit_panel.show_unit(*key, name=self.unit_title(*key))
 
     def _on_display_changed(self, display: Display) -> None:
@@ -359,7 +371,7 @@ class LiveMode(WorkerMode):
          "next_file": lambda: self.hold.step_file(+1), "prev_file": lambda: self.hold.step_file(-1),
          "compute_unit": self.unit_jobs.compute_now, "quit": lambda: self.window().close(),
          "dream_frame": lambda: self.send_to_dream(False), "dream_unit": lambda: self.send_to_dream(True),
-         "toggle_help": lambda: None}[action]()
+         "accentuate_unit": self.accentuate, "toggle_help": lambda: None}[action]()
 
     # ------------------------------------------------------------------ results from the worker
 
@@ -431,6 +443,7 @@ class LiveMode(WorkerMode):
         return self.models.loaded
 
     def _on_model_switched(self, loaded: LoadedModel) -> None:
+        self.accent_jobs.dismiss()  # made with the previous model: it belongs to nothing shown now
         self.model.set_model([l.name for l in loaded.layers], loaded.default_layer().name)
         self.worker.set_model(loaded, self.view)
         self.share.publish_model(loaded, self.worker.request_model_copy)
@@ -462,6 +475,25 @@ class LiveMode(WorkerMode):
 
     def _save_top_frames(self) -> None:
         self.unit_jobs.save_top_frames(self.view.layer)
+
+    def accentuate(self) -> None:
+        """A: the frame on screen accentuated for the selected unit, in the unit panel (A again: its
+        optimized images)."""
+        layer, unit = self.panel_key(self.view)
+        delivery = self.last_delivery
+        rgb = None if delivery is None else delivery.result.input_rgb
+        label = "the frame" if delivery is None else delivery.frame_label
+        self.accent_jobs.toggle(layer, unit, self.unit_title(self.view.layer, self.view.unit), rgb, label)
+
+    def _stop_accentuation(self) -> None:
+        if not self.accent_jobs.stop():
+            self.context.show_message("no accentuation is running")
+
+    def _show_accentuation(self, state: AccentState) -> None:
+        if state.job is None or state.job.key != self.unit_panel.key:
+            self.unit_panel.hide_accentuation()
+        else:
+            self.unit_panel.show_accentuation(state.title(), state.detail(), state.result)
 
     def send_to_dream(self, use_unit: bool) -> None:
         """g / G: the Dream mode dreams this frame (G: amplifying the selected unit); Live pauses

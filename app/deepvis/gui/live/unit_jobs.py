@@ -45,6 +45,22 @@ def yield_to_the_live_view() -> None:
         pass
 
 
+class ModelCopies:
+    """A private copy of the model Live runs, for one kind of job: made once per model, between frames
+    (the worker makes it), so that no second thread ever touches the live view's model. Two kinds of
+    job that may run at once hold a ModelCopies each."""
+
+    def __init__(self, worker: PipelineWorker, current_model: Callable[[], LoadedModel]):
+        self.worker, self.current_model = worker, current_model
+        self._copy = None  # (LoadedModel, Future of its private copy)
+
+    def future(self):
+        loaded = self.current_model()
+        if self._copy is None or self._copy[0] is not loaded:
+            self._copy = (loaded, self.worker.request_model_copy())
+        return self._copy[1]
+
+
 class ComputeTask(QThread):
     """compute_unit on a private copy of the model, with progress and a stop flag.
 
@@ -126,7 +142,8 @@ class UnitImageJobs(QObject):
         self.active = False
         self.task: ComputeTask | None = None
         self._pending: tuple[Key, bool, str] | None = None  # (unit, in the background, preset)
-        self._copy = None  # (LoadedModel, Future of its private copy)
+        self.copies = ModelCopies(worker, current_model)
+        self.hold_background: Callable[[], bool] = lambda: False  # another job has the spare core now
         self._stopped = False
         self._calls: set[BackgroundCall] = set()
         panel.compute_requested.connect(self.compute_now)
@@ -157,6 +174,15 @@ class UnitImageJobs(QObject):
             self._pending = None
         if active and self.panel.shown_key is not None:
             self.on_images_shown(self.panel.shown_key)
+
+    def give_way(self) -> None:
+        """Another job starts beside the live view (an accentuation): a background compute stops; the
+        unit's image is asked for again when a unit is next shown."""
+        task = self.task
+        if task is not None and task.isRunning() and task.background:
+            task.stop()
+            self._pending = None
+            self.panel.hide_progress()
 
     def shutdown(self) -> None:
         """Stop the compute; it stops between steps (a QThread destroyed while running aborts)."""
@@ -189,7 +215,7 @@ class UnitImageJobs(QObject):
         """A unit without an optimized image gets one computed in the background (auto_unit_images)."""
         panel = self.panel
         self._sync_button()
-        if not self.auto or not self.active or key != self.selected or panel.store is None:
+        if not self.auto or not self.active or key != self.selected or panel.store is None or self.hold_background():
             return
         if panel.shown_key == key and panel.current_images is not None and panel.current_images.optimized:
             return
@@ -226,7 +252,7 @@ class UnitImageJobs(QObject):
         if background and (layer, unit) != self.selected:
             return  # the selection moved on meanwhile
         steps, size = (BACKGROUND_STEPS, BACKGROUND_SIZE) if background else (None, None)
-        task = ComputeTask(self._model_copy(), layer, unit, self.panel.store, self, steps=steps, size=size,
+        task = ComputeTask(self.copies.future(), layer, unit, self.panel.store, self, steps=steps, size=size,
                            background=background, preset=preset)
         task.progress.connect(self._show_progress)
         task.finished_ok.connect(self._computed)
@@ -241,12 +267,6 @@ class UnitImageJobs(QObject):
             self.show_message(f"computing the images of {task.label} in the background")
         task.start()
         self._sync_button()
-
-    def _model_copy(self):
-        loaded = self.current_model()
-        if self._copy is None or self._copy[0] is not loaded:
-            self._copy = (loaded, self.worker.request_model_copy())
-        return self._copy[1]
 
     @pyqtSlot(object, int, int)
     def _show_progress(self, task: ComputeTask, step: int, total: int) -> None:

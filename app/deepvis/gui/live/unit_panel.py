@@ -93,6 +93,7 @@ class UnitPanel(QWidget):
         self._saved_live: list[LiveMoment] = []
         self._session_live: list[LiveMoment] = []
         self._session_marker = None
+        self.accenting = False  # the optimized images' place shows an accentuation of the frame
 
         self.title = QLabel("unit")
         self.title.setObjectName("sectionTitle")
@@ -231,14 +232,16 @@ class UnitPanel(QWidget):
             for value, image, date, path in zip(images.live_values, decoded["live"], images.live_dates,
                                                 images.live)]
         self._show_live()
-        if not (images.optimized or images.patches):
+        if not (images.optimized or images.patches or self.accenting):
             self._show_empty()
         else:
-            names = [optimized_caption(path.name) for path in images.optimized]
-            self.optimized.set_images(decoded["optimized"], names)
-            self.optimized_title.setText(("activation maximization" + (": " + " | ".join(names) if names else ""))
-                                         .upper())
-            self.optimized.set_placeholder("no optimized image yet: x computes it")
+            if not self.accenting:
+                names = [optimized_caption(path.name) for path in images.optimized]
+                self.optimized.set_images(decoded["optimized"], names)
+                title = "activation maximization" + (": " + " | ".join(names) if names else "")
+                self.optimized_title.setText(title.upper())
+                self.optimized_title.setToolTip("")
+                self.optimized.set_placeholder("no optimized image yet: x computes it")
             self.patches.set_images(decoded["patches"], _patch_captions(images.info.get("topk")))
             self.deconvs.set_images(decoded["deconvs"])
             self.deconvs.set_placeholder("no deconvs in this scan")
@@ -250,6 +253,8 @@ class UnitPanel(QWidget):
 
     def _show_empty(self) -> None:
         self.info.setText("")
+        if self.accenting:
+            return  # the accentuation keeps its place
         if self.store_error:
             self.empty_text.setText(self.store_error)
             self.compute_button.setEnabled(False)
@@ -287,6 +292,29 @@ class UnitPanel(QWidget):
         topk = command_lines("deepvis precompute topk", *self._model_flags(), f"--layers {layer}", "--images FOLDER")
         return (f"No top-9 of {layer}: no folder of images has been scanned for this layer yet. "
                 f"Scan one:\n{topk}\nor save what the camera showed: Unit → Save the top-9 seen live.")
+
+    # -- an accentuation of the frame, in the optimized images' place -----------------------------
+
+    def show_accentuation(self, title: str, detail: str, result) -> None:
+        """The frame, the frame accentuated for the unit, and that faded where the unit's gradient was
+        small, in place of the optimized images; `result` None: none yet (starting or failed)."""
+        self.accenting = True
+        images = [] if result is None else [qimage_of(result.frame), qimage_of(result.image),
+                                            qimage_of(result.faded())]
+        self.optimized.set_images(images, ["the frame", f"accentuated {detail}", "where the unit looks"])
+        self.optimized.set_placeholder(detail)
+        self.optimized_title.setText(f"{title}: frame | accentuated | where it looks".upper())
+        self.optimized_title.setToolTip(detail)
+        self.pages.setCurrentIndex(0)
+
+    def hide_accentuation(self) -> None:
+        """The optimized images again."""
+        if self.accenting:
+            self.accenting = False
+            self.optimized.set_images([])  # nothing of the accentuation stays while the store is read
+            self.optimized_title.setText("ACTIVATION MAXIMIZATION")
+            self.optimized_title.setToolTip("")
+            self.refresh()
 
     # -- the best moments seen live ---------------------------------------------------------------
 
@@ -346,7 +374,7 @@ class UnitPanel(QWidget):
 def optimized_caption(file_name: str) -> str:
     """What an optimized image is, from its name: its preset (opt_lucid.png: lucid), and MACO's image
     faded by its transparency (opt_maco_alpha.png: where the unit looks)."""
-    from deepvis.unitvis.ondemand import ALPHA_SUFFIX
+    from deepvis.unitvis.store import ALPHA_SUFFIX
 
     stem = Path(file_name).stem.removeprefix("opt_")
     if stem.endswith(ALPHA_SUFFIX):
