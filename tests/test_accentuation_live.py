@@ -39,9 +39,9 @@ def test_results_refine_then_the_last_one_finishes_it():
     phases = recorded(state)
     job = state.start("conv2", 3, "tiny.mp4 #12")
     assert state.running and state.shown_for(("conv2", 3)) and not state.shown_for(("conv2", 4))
-    assert state.title() == "tiny.mp4 #12 accentuated · starting…"
+    assert state.title() == "accentuation · starting…"
     assert state.offer(job, result(8)) and state.phase == "running"
-    assert state.title() == "tiny.mp4 #12 accentuated · step 8/32 · refining…"
+    assert state.title() == "accentuation · step 8/32 · refining…"
     assert state.offer(job, result(32)) and state.phase == "done" and state.result.step == 32
     assert "unit 1 → 33" in state.detail() and "conv2:3" in state.detail()
     assert phases == ["running", "running", "done"]
@@ -103,7 +103,8 @@ def test_a_accentuates_the_frame_in_the_unit_panel_and_a_again_brings_the_images
     first = live.accent.result
     assert first.step < first.steps and live.accent.job.key == ("conv2", 2)
     assert first.frame.shape == first.image.shape == (128, 128, 3)
-    assert "ACCENTUATED" in panel.optimized_title.text()
+    assert "ACCENTUATION" in panel.optimized_title.text()
+    assert panel.optimized.labels == [live.accent.job.frame_label, "accentuated", "where it looks"]
     qtbot.waitUntil(lambda: live.accent.phase == "done", timeout=TIMEOUT * 4)  # it refines to the end
     assert live.accent.result.step == live.accent.result.steps
     assert "DONE" in panel.optimized_title.text()

@@ -109,7 +109,7 @@ class AccentState:
         job = self.job
         if job is None:
             return ""
-        text = f"{job.frame_label} accentuated"
+        text = "accentuation"
         result = self.result
         if self.jobs.phase == "failed":
             return f"{text}: failed"

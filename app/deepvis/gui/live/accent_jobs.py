@@ -1,9 +1,9 @@
 """The Live mode's accentuation job: the frame on screen changed, as little as it takes, so that the
 selected unit responds more (dream.accentuate), refined while the user watches.
 
-It runs on a private copy of the model in a background thread that yields to the live view (one
-torch thread, lower priority, a rest after each step), and reports each result to the Qt-free
-AccentState, which the unit panel shows.
+It runs on a private copy of the model in a background thread on one torch thread: at the live
+view's priority until its first result is shown, then yielding to the live view (lower priority,
+a rest after each step). Each result goes to the Qt-free AccentState, which the unit panel shows.
 """
 
 from __future__ import annotations
@@ -43,12 +43,23 @@ class AccentTask(QThread):
         self._stop.set()
 
     def run(self) -> None:
-        yield_to_the_live_view()
-        last = [time.perf_counter()]
+        import torch
+
+        torch.set_num_threads(1)  # no second OpenMP team beside the live view's worker
+        last, polite = [time.perf_counter()], [False]
 
         def rest(_step: int, _steps: int) -> None:
-            self._stop.wait(min((time.perf_counter() - last[0]) * ACCENT_REST, 0.5))
+            # The first result is what the user waits for: until it is shown the job runs at the live
+            # view's priority without rests; then it refines politely.
+            if polite[0]:
+                self._stop.wait(min((time.perf_counter() - last[0]) * ACCENT_REST, 0.5))
             last[0] = time.perf_counter()
+
+        def shown(result) -> None:
+            self.result.emit(self, result)
+            if not polite[0]:
+                polite[0] = True
+                yield_to_the_live_view()
 
         try:
             from deepvis.dream.accentuate import accentuate
@@ -56,7 +67,7 @@ class AccentTask(QThread):
             loaded = self.copy_future.result(timeout=60)
             layer = loaded.find_layer(self.job.layer)
             accentuate(loaded, self.rgb, layer, self.job.unit, self.settings,
-                       on_result=lambda result: self.result.emit(self, result), cancel=self._stop.is_set,
+                       on_result=shown, cancel=self._stop.is_set,
                        on_step=rest)
         except DeepvisError as error:
             self.failed.emit(self, str(error))

@@ -493,7 +493,7 @@ class LiveMode(WorkerMode):
         if state.job is None or state.job.key != self.unit_panel.key:
             self.unit_panel.hide_accentuation()
         else:
-            self.unit_panel.show_accentuation(state.title(), state.detail(), state.result)
+            self.unit_panel.show_accentuation(state.title(), state.detail(), state.result, state.job.frame_label)
 
     def send_to_dream(self, use_unit: bool) -> None:
         """g / G: the Dream mode dreams this frame (G: amplifying the selected unit); Live pauses

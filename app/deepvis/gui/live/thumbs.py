@@ -58,6 +58,7 @@ class ThumbGrid(QWidget):
         self.columns, self.rows, self.fit = columns, rows, fit
         self.images: list[QImage] = []
         self.captions: list[str] = []
+        self.labels: list[str] = []  # short names drawn under the cells (the optimized images' row)
         self.placeholder = ""
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(60, 30)
@@ -66,12 +67,23 @@ class ThumbGrid(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(240, 240 * self.rows // self.columns)
 
-    def set_images(self, images: list[QImage], captions: list[str] | None = None) -> None:
-        """captions: one line per image (where it came from, its value), or None."""
+    def set_images(self, images: list[QImage], captions: list[str] | None = None,
+                   labels: list[str] | None = None) -> None:
+        """captions: one line per image (where it came from, its value) shown on hover, or None;
+        labels: a short name per image drawn under it, or None."""
         kept = [i for i, im in enumerate(images) if not im.isNull()]
         self.images = [images[i] for i in kept]
         self.captions = [captions[i] for i in kept] if captions and len(captions) == len(images) else []
+        self.labels = [labels[i] for i in kept] if labels and len(labels) == len(images) else []
         self.update()
+
+    def _label_height(self) -> float:
+        return self._label_font().pointSizeF() * 2.0 if self.labels else 0.0
+
+    def _label_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(font.pointSizeF() * 0.85, 6.0))
+        return font
 
     def set_placeholder(self, text: str) -> None:
         if text != self.placeholder:
@@ -85,11 +97,12 @@ class ThumbGrid(QWidget):
 
     def cell_rect(self, index: int) -> QRectF:
         gap, (columns, rows) = self.GAP, self._shape()
+        label = self._label_height()
         cell = max(min((self.width() - gap * (columns - 1)) / columns,
-                       (self.height() - gap * (rows - 1)) / rows), 1.0)
+                       (self.height() - gap * (rows - 1)) / rows - label), 1.0)
         x0 = (self.width() - (cell * columns + gap * (columns - 1))) / 2
         row, col = divmod(index, columns)
-        return QRectF(x0 + col * (cell + gap), row * (cell + gap), cell, cell)
+        return QRectF(x0 + col * (cell + gap), row * (cell + gap + label), cell, cell)
 
     def cell_at(self, pos: QPointF) -> int | None:
         return next((i for i in range(len(self.images)) if self.cell_rect(i).contains(pos)), None)
@@ -104,6 +117,13 @@ class ThumbGrid(QWidget):
             if i < len(self.images):
                 image = self.images[i]
                 painter.drawImage(fit_rect(rect, image.width(), image.height()), image)
+                if i < len(self.labels):
+                    painter.setFont(self._label_font())
+                    painter.setPen(MUTED)
+                    below = QRectF(rect.left(), rect.bottom(), rect.width(), self._label_height())
+                    text = painter.fontMetrics().elidedText(self.labels[i], Qt.TextElideMode.ElideRight,
+                                                            int(rect.width()))
+                    painter.drawText(below, int(Qt.AlignmentFlag.AlignCenter), text)
             else:
                 painter.fillRect(rect, PANEL.darker(115))
         if not self.images and self.placeholder:

@@ -237,9 +237,8 @@ class UnitPanel(QWidget):
         else:
             if not self.accenting:
                 names = [optimized_caption(path.name) for path in images.optimized]
-                self.optimized.set_images(decoded["optimized"], names)
-                title = "activation maximization" + (": " + " | ".join(names) if names else "")
-                self.optimized_title.setText(title.upper())
+                self.optimized.set_images(decoded["optimized"], names, names)
+                self.optimized_title.setText("ACTIVATION MAXIMIZATION")
                 self.optimized_title.setToolTip("")
                 self.optimized.set_placeholder("no optimized image yet: x computes it")
             self.patches.set_images(decoded["patches"], _patch_captions(images.info.get("topk")))
@@ -295,15 +294,16 @@ class UnitPanel(QWidget):
 
     # -- an accentuation of the frame, in the optimized images' place -----------------------------
 
-    def show_accentuation(self, title: str, detail: str, result) -> None:
+    def show_accentuation(self, title: str, detail: str, result, frame_label: str = "the frame") -> None:
         """The frame, the frame accentuated for the unit, and that faded where the unit's gradient was
         small, in place of the optimized images; `result` None: none yet (starting or failed)."""
         self.accenting = True
         images = [] if result is None else [qimage_of(result.frame), qimage_of(result.image),
                                             qimage_of(result.faded())]
-        self.optimized.set_images(images, ["the frame", f"accentuated {detail}", "where the unit looks"])
+        self.optimized.set_images(images, ["the frame", f"accentuated {detail}", "where the unit looks"],
+                                  [frame_label, "accentuated", "where it looks"])
         self.optimized.set_placeholder(detail)
-        self.optimized_title.setText(f"{title}: frame | accentuated | where it looks".upper())
+        self.optimized_title.setText(title.upper())
         self.optimized_title.setToolTip(detail)
         self.pages.setCurrentIndex(0)
 
