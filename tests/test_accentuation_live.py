@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import json
 import types
 
 import numpy as np
@@ -88,7 +89,7 @@ def test_a_failure_is_said_in_one_line():
 
 
 def test_a_accentuates_the_frame_in_the_unit_panel_and_a_again_brings_the_images_back(
-        make_window, qtbot, video, config):
+        make_window, qtbot, video, config, tmp_path):
     from deepvis.live import keys
 
     window = make_window(VideoSource(video), config=config.replace(auto_unit_images=False))
@@ -112,6 +113,13 @@ def test_a_accentuates_the_frame_in_the_unit_panel_and_a_again_brings_the_images
     from deepvis.dream.accentuate import frame_square
 
     assert np.array_equal(live.accent.result.frame, frame_square(frame, 128))
+    written = live.save_accentuation(tmp_path / "accent.png")  # the files hold what the panel shows
+    from deepvis.sources import read_image
+
+    assert np.array_equal(read_image(written[0]), live.accent.result.image)
+    assert np.array_equal(read_image(written[1]), live.accent.result.faded())
+    saved = json.loads(written[2].read_text())
+    assert saved["state"] == "done" and saved["step"] == 128 and (saved["layer"], saved["unit"]) == ("conv2", 2)
     live.model.press("A")  # A again: the optimized images
     assert not panel.accenting and live.accent.job is None
     assert panel.optimized_title.text().startswith("ACTIVATION MAXIMIZATION") and not panel.optimized.images

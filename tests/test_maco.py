@@ -277,7 +277,7 @@ def test_accentuate_command_writes_the_image_and_its_figures(tmp_path, same_mode
     code, err = run_cli(["dream", str(source), "--accentuate", "--layer", "block3", "--unit", "2", "--size", "56",
                          "--steps", "4", "--out", str(out)], capsys)
     assert code == 0, err
-    assert read_image(out).shape == (56, 56, 3)
+    assert read_image(out).shape == read_image(tmp_path / "accent_where.png").shape == (56, 56, 3)
     figures = json.loads(out.with_suffix(".json").read_text())
     assert figures["layer"] == "block3" and figures["unit"] == 2 and figures["distance"] <= figures["radius"]
 

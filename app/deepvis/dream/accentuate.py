@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -209,3 +210,20 @@ def summary(result: Accentuation, model: str, layer: Layer, unit: int, settings:
             "size": int(result.image.shape[0]), "steps": result.step, "objective_start": result.objective_start,
             "objective_end": result.objective, "distance": result.distance, "radius": settings.radius,
             "pixel_change": result.pixel_change}
+
+
+def where_file(out: Path) -> Path:
+    """FILE_where.png beside FILE.png: the result faded where the unit's gradient was small."""
+    return out.with_name(f"{out.stem}_where.png")
+
+
+def write_accentuation(out: Path, result: Accentuation, figures: dict) -> list[Path]:
+    """FILE.png (the accentuated image), FILE_where.png (it faded where the unit does not look) and
+    FILE.json (`figures`): as the command writes them and the window shows them."""
+    from deepvis.dream.files import write_json, write_png
+
+    out = Path(out)
+    write_png(out, result.image)
+    write_png(where_file(out), result.faded())
+    write_json(out.with_suffix(".json"), figures)
+    return [out, where_file(out), out.with_suffix(".json")]

@@ -167,8 +167,7 @@ def _diversity(args: argparse.Namespace) -> float:
 
 
 def run_accentuate(args: argparse.Namespace, config) -> int:
-    from deepvis.dream.accentuate import AccentSettings, accentuate, check_frame, summary
-    from deepvis.dream.files import write_json, write_png
+    from deepvis.dream.accentuate import AccentSettings, accentuate, check_frame, summary, write_accentuation
     from deepvis.session import open_model, pick_layer
     from deepvis.sources import read_image
 
@@ -190,10 +189,9 @@ def run_accentuate(args: argparse.Namespace, config) -> int:
     check_frame(rgb, loaded)
     with _progress_bar(settings.steps, "accentuate") as bar:
         result = accentuate(loaded, rgb, layer, args.unit, settings,
-                            on_result=lambda r: bar.update(r.step - bar.n))
-    write_png(out, result.image)
-    write_json(out.with_suffix(".json"), summary(result, loaded.name, layer, args.unit, settings, args.image))
+                            on_step=lambda step, _steps: bar.update(step - bar.n))
+    written = write_accentuation(out, result, summary(result, loaded.name, layer, args.unit, settings, args.image))
     print(f"{loaded.name} {layer.name} unit {args.unit}: objective {result.objective_start:.3g} -> "
-          f"{result.objective:.3g}, mean pixel change {result.pixel_change:.3f}; wrote {out} and "
-          f"{out.with_suffix('.json')}")
+          f"{result.objective:.3g}, mean pixel change {result.pixel_change:.3f}; wrote "
+          f"{', '.join(str(path) for path in written)}")
     return 0

@@ -104,6 +104,14 @@ class AccentState:
         """Whether the panel of unit `key` shows the accentuation instead of the optimized images."""
         return self.job is not None and self.job.key == key
 
+    def figures(self, model: str) -> dict:
+        """What a saved accentuation records: the unit, the frame, how far it went and its figures."""
+        job, r = self.job, self.result
+        return {"model": model, "layer": job.layer, "unit": job.unit, "frame": job.frame_label,
+                "state": self.jobs.phase, "step": r.step, "steps": r.steps, "size": int(r.image.shape[0]),
+                "objective_start": r.objective_start, "objective_end": r.objective, "distance": r.distance,
+                "pixel_change": r.pixel_change}
+
     def title(self) -> str:
         """The panel's section title: which frame, how far along, and how it stands."""
         job = self.job

@@ -16,6 +16,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup
 from PyQt6.QtWidgets import QMenu, QMenuBar, QSizePolicy, QVBoxLayout, QWidget
 
+from deepvis import DeepvisError
 from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
 from deepvis.live import keys
 from deepvis.live.accent_state import AccentState
@@ -256,6 +257,7 @@ class LiveMode(WorkerMode):
                                          lambda: self.unit_jobs.compute_now("maco")))
         unit_menu.addAction(self._action("Accentuate this frame for the unit", self.accentuate, "accentuate_unit"))
         unit_menu.addAction(self._action("Stop the accentuation", self._stop_accentuation))
+        unit_menu.addAction(self._action("Save the accentuation…", self.save_accentuation_dialog))
         unit_menu.addAction(self._action("DeepDream this frame", lambda: self.send_to_dream(False), "dream_frame"))
         unit_menu.addAction(self._action("DeepDream this frame on the unit", lambda: self.send_to_dream(True),
                                          "dream_unit"))
@@ -488,6 +490,28 @@ class LiveMode(WorkerMode):
     def _stop_accentuation(self) -> None:
         if not self.accent_jobs.stop():
             self.context.show_message("no accentuation is running")
+
+    def save_accentuation(self, path: str | Path) -> list[Path]:
+        """The accentuation on screen as FILE.png, FILE_where.png and FILE.json (dream --accentuate's
+        files): the images the panel shows, at the step it shows."""
+        from deepvis.dream.accentuate import write_accentuation
+
+        if self.accent.result is None:
+            raise DeepvisError("no accentuation to save: A accentuates the frame for the selected unit")
+        return write_accentuation(Path(path), self.accent.result, self.accent.figures(self.loaded.name))
+
+    def save_accentuation_dialog(self) -> None:
+        if self.accent.result is None:
+            self.context.show_message("no accentuation to save: A accentuates the frame for the selected unit")
+            return
+        path = ask_png_path(self, "deepvis-accentuation.png")
+        if path:
+            try:
+                written = self.save_accentuation(path)
+            except DeepvisError as error:
+                self.context.show_message(str(error))
+            else:
+                self.context.show_message(f"saved {', '.join(str(p) for p in written)}")
 
     def _show_accentuation(self, state: AccentState) -> None:
         if state.job is None or state.job.key != self.unit_panel.key:
