@@ -136,3 +136,30 @@ def test_another_unit_stops_it_and_its_results_no_longer_show(make_window, qtbot
     assert task is None or task.wait(TIMEOUT)  # the thread stops between steps
     qtbot.wait(200)  # anything it still sent is dropped
     assert not panel.accenting and live.accent.result is None
+
+
+def test_a_background_unit_image_gives_way_and_waits_while_it_runs(make_window, qtbot, video, config, monkeypatch):
+    import sys
+    import threading
+
+    started, stops = [], []
+
+    def compute_unit(loaded, layer, unit, store, preset="lucid", progress=None, should_stop=None, steps=None,
+                     size=None):
+        started.append((layer, unit))
+        while not should_stop():  # a background image that would run until stopped
+            threading.Event().wait(0.01)
+        stops.append((layer, unit))
+
+    monkeypatch.setitem(sys.modules, "deepvis.unitvis.ondemand",
+                        types.SimpleNamespace(compute_unit=compute_unit))
+    window = make_window(VideoSource(video), config=config.replace(auto_unit_images=True))
+    live = window.live
+    qtbot.waitUntil(lambda: started == [("conv2", 0)], timeout=TIMEOUT)
+    live.accentuate()
+    assert live.accent.running
+    qtbot.waitUntil(lambda: stops == [("conv2", 0)], timeout=TIMEOUT)  # it gave way
+    live.unit_panel.refresh()  # the panel shows the unit again: no new image starts beside the accentuation
+    qtbot.wait(300)
+    assert started == [("conv2", 0)]
+    qtbot.waitUntil(lambda: live.accent.phase == "done", timeout=TIMEOUT * 4)

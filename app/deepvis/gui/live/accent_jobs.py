@@ -19,6 +19,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 from deepvis import DeepvisError
 from deepvis.gui.live.unit_jobs import ModelCopies, yield_to_the_live_view
 from deepvis.live.accent_state import AccentJob, AccentState
+from deepvis.unitvis.ondemand import BACKGROUND_SIZE
 
 log = logging.getLogger("deepvis.gui")
 
@@ -96,7 +97,6 @@ class AccentJobs(QObject):
 
     def start(self, layer: str, unit: int, unit_name: str, rgb: np.ndarray | None, frame_label: str) -> None:
         from deepvis.dream.accentuate import AccentSettings
-        from deepvis.unitvis.ondemand import BACKGROUND_SIZE
 
         if rgb is None:
             self.show_message("accentuate: no frame on screen yet")
