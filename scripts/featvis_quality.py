@@ -20,7 +20,8 @@ another, class by class; deepvis makes a class's seeds in one batch (its
 default: the diversity term compares them), Lucent one image per call.
 
     python scripts/featvis_quality.py [--classes 20] [--seeds 2] [--steps 512] [--size 224]
-        [--methods lucid maco lucent] [--out table.md] [--json report.json] [--images DIR]
+        [--methods lucid maco lucent] [--out table.md] [--json report.json] [--images DIR] [--sheet sheet.png]
+        (run again with the same --json and --images, it resumes where it stopped)
     python scripts/featvis_quality.py --speed [--rounds 3]        # lucid against Lucent, one image at a time
     python scripts/featvis_quality.py --accentuation              # accentuation's first result, 128 px
 """
@@ -218,7 +219,7 @@ def run(args) -> dict:
                    "top1": 0, "top5": 0, "own_top1": 0, "ranks": []}
             read, features = [], []
             for seed, image in zip(seeds, images):
-                path = folder / method / f"{target:03d}_{name.replace(' ', '_')}_seed{seed}.png"
+                path = image_path(folder, method, target, name, seed)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_png(path, image)
                 rgb = read_image(path)
@@ -236,7 +237,38 @@ def run(args) -> dict:
                   file=sys.stderr, flush=True)
         report["summary"] = {m: summarize(report["rows"], m) for m in methods}
         save(report, args)  # after every class: a long run stopped early still has its table
+    if args.sheet:
+        write_sheet(report, folder, Path(args.sheet))
     return report
+
+
+def image_path(folder: Path, method: str, target: int, name: str, seed: int) -> Path:
+    return folder / method / f"{target:03d}_{name.replace(' ', '_')}_seed{seed}.png"
+
+
+def write_sheet(report: dict, folder: Path, out: Path, side: int = 128) -> None:
+    """One row per class: each method's seeds side by side, captioned with the second model's rank
+    of the class (1: its top-1)."""
+    from deepvis.dream.files import write_png
+    from deepvis.dream.sheet import contact_sheet
+    from deepvis.sources import read_image
+
+    images, captions = [], []
+    for name in report["classes"]:
+        for method in report["methods"]:
+            row = next((r for r in report["rows"] if r["class"] == name and r["method"] == method), None)
+            for seed in range(report["seeds"]):
+                path = None if row is None else image_path(folder, method, row["index"], name, seed)
+                if path is None or not path.exists():
+                    images.append(np.zeros((side, side, 3), np.uint8))
+                    captions.append(f"{name[:12]} {method}: none")
+                    continue
+                images.append(read_image(path))
+                captions.append(f"{name[:12]} {method} #{row['ranks'][seed]}")
+    columns = len(report["methods"]) * report["seeds"]
+    write_png(out, contact_sheet(images, captions, columns=columns, side=side))
+    print(f"wrote {out}: rows are classes; columns {' '.join(report['methods'])} x {report['seeds']} seeds; "
+          "#N: the class's rank under squeezenet1_1", file=sys.stderr)
 
 
 def resumed_rows(report: dict, path: str | None) -> list[dict]:
@@ -356,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squeezenet-weights", type=Path, default=SQUEEZENET_WEIGHTS)
     parser.add_argument("--images", help="keep the images in this folder (default: a temporary one)")
     parser.add_argument("--out", help="write the markdown table here as the run goes")
+    parser.add_argument("--sheet", help="at the end, a contact sheet PNG of every image (needs --images, or "
+                        "the run's own temporary folder)")
     parser.add_argument("--json", help="write the full report here as the run goes; a run with the same "
                         "settings resumes from it, keeping the classes it has")
     parser.add_argument("--accentuation", action="store_true",
