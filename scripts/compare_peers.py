@@ -34,10 +34,7 @@ reported as the median and range over the rounds, and tools are compared by the 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -412,14 +409,8 @@ def compare_optimize(args, folder: Path) -> list[dict]:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from deepvis.bench import machine_facts
+
     versions = {}
     for package in ("captum", "torch-lucent"):
         try:
@@ -428,9 +419,9 @@ def machine() -> dict:
             versions[package] = version(package)
         except Exception:
             versions[package] = None
-    return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
-            "torch": torch.__version__, "threads": torch.get_num_threads(), **versions,
-            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    facts = machine_facts()
+    return {**{k: facts[k] for k in ("date", "cpu", "cores", "torch", "threads")}, **versions,
+            "load_average": facts["load_average"]}
 
 
 def _error(value: float) -> str:

@@ -29,10 +29,8 @@ default: the diversity term compares them), Lucent one image per call.
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
-import platform
 import sys
 import time
 import warnings
@@ -162,18 +160,11 @@ def markdown(report: dict) -> str:
 
 
 def machine(threads: int) -> dict:
-    import os
+    from deepvis.bench import machine_facts
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "torch": torch.__version__, "torch_threads": threads, "load_average": os.getloadavg()[0],
-            "date": datetime.date.today().isoformat()}
+    facts = machine_facts()
+    return {"cpu": facts["cpu"], "torch": facts["torch"], "torch_threads": threads,
+            "load_average": facts["load_average"], "date": facts["date"]}
 
 
 def run(args) -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import platform
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Callable
@@ -49,6 +50,27 @@ class Turns:
 
 def spread(values: list[float], scale: float = 1.0) -> dict[str, float]:
     return {"median": median(values) * scale, "min": min(values) * scale, "max": max(values) * scale}
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_facts() -> dict:
+    """What a measurement ran on, for a script's report: date, CPU, cores, torch and its threads, load."""
+    import datetime
+    import os
+
+    return {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "cores": os.cpu_count(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
 def take_turns(arms: dict[str, Callable[[], object]], rounds: int, warmup: int = 1,
