@@ -113,7 +113,7 @@ def test_a_accentuates_the_frame_in_the_unit_panel_and_a_again_brings_the_images
     from deepvis.dream.accentuate import frame_square
 
     assert np.array_equal(live.accent.result.frame, frame_square(frame, 128))
-    written = live.save_accentuation(tmp_path / "accent.png")  # the files hold what the panel shows
+    written = live.accent_jobs.save(tmp_path / "accent.png")  # the files hold what the panel shows
     from deepvis.sources import read_image
 
     assert np.array_equal(read_image(written[0]), live.accent.result.image)

@@ -11,15 +11,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+from PyQt6.QtWidgets import QWidget
 
 from deepvis import DeepvisError
+from deepvis.gui.live.layout import ask_png_path
 from deepvis.gui.live.unit_jobs import ModelCopies, yield_to_the_live_view
+from deepvis.gui.live.unit_panel import UnitPanel
+from deepvis.gui.live.worker import Delivery, PipelineWorker
 from deepvis.live.accent_state import AccentJob, AccentState
 from deepvis.unitvis.ondemand import BACKGROUND_SIZE
+from deepvis.zoo import LoadedModel
 
 log = logging.getLogger("deepvis.gui")
 
@@ -77,30 +83,40 @@ class AccentTask(QThread):
             self.failed.emit(self, f"{type(error).__name__}: {error}")
 
 
-class AccentJobs(QObject):
-    """Starts, stops and dismisses the accentuation; the Live mode tells it the selection."""
+NOTHING_TO_SAVE = "no accentuation to save: A accentuates the frame for the selected unit"
 
-    def __init__(self, state: AccentState, copies: ModelCopies, show_message: Callable[[str], None],
-                 give_way: Callable[[], None] = lambda: None, parent: QObject | None = None):
+
+class AccentJobs(QObject):
+    """Starts, stops, dismisses and saves the accentuation, and shows it in the unit panel; the Live
+    mode tells it the selection. `state` is the Qt-free AccentState."""
+
+    def __init__(self, panel: UnitPanel, worker: PipelineWorker, current_model: Callable[[], LoadedModel],
+                 show_message: Callable[[str], None], give_way: Callable[[], None] = lambda: None,
+                 parent: QObject | None = None):
         super().__init__(parent)
-        self.state, self.copies, self.show_message, self.give_way = state, copies, show_message, give_way
+        self.panel, self.show_message, self.give_way = panel, show_message, give_way
+        self.current_model = current_model
+        self.copies = ModelCopies(worker, current_model)  # its own: it may run beside a unit image
+        self.state = AccentState()
+        self.state.changed.connect(self._show)
         self.task: AccentTask | None = None
         self._old: list[AccentTask] = []
 
-    def toggle(self, layer: str, unit: int, unit_name: str, rgb: np.ndarray | None, frame_label: str) -> None:
-        """A: accentuate the frame on screen for the unit; A again: back to its optimized images."""
+    def toggle(self, layer: str, unit: int, unit_name: str, delivery: Delivery | None) -> None:
+        """A: accentuate the frame on screen (the last `delivery`) for the unit; A again: back to its
+        optimized images."""
         if self.state.shown_for((layer, unit)):
             self.dismiss()
             self.show_message(f"{unit_name}: the optimized images again")
             return
-        self.start(layer, unit, unit_name, rgb, frame_label)
-
-    def start(self, layer: str, unit: int, unit_name: str, rgb: np.ndarray | None, frame_label: str) -> None:
-        from deepvis.dream.accentuate import AccentSettings
-
-        if rgb is None:
+        if delivery is None:
             self.show_message("accentuate: no frame on screen yet")
             return
+        self.start(layer, unit, unit_name, delivery.result.input_rgb, delivery.frame_label)
+
+    def start(self, layer: str, unit: int, unit_name: str, rgb: np.ndarray, frame_label: str) -> None:
+        from deepvis.dream.accentuate import AccentSettings
+
         self._stop_task()
         self.give_way()  # a unit image computed in the background waits: one job beside the live view
         job = self.state.start(layer, unit, frame_label, unit_name)
@@ -119,6 +135,39 @@ class AccentJobs(QObject):
         """Stop refining; the last result stays, marked stopped."""
         self._stop_task()
         return self.state.stop()
+
+    def stop_from_menu(self) -> None:
+        if not self.stop():
+            self.show_message("no accentuation is running")
+
+    def save(self, path: str | Path) -> list[Path]:
+        """The accentuation on screen as FILE.png, FILE_where.png and FILE.json (dream --accentuate's
+        files): the images the panel shows, at the step it shows."""
+        from deepvis.dream.accentuate import write_accentuation
+
+        if self.state.result is None:
+            raise DeepvisError(NOTHING_TO_SAVE)
+        return write_accentuation(Path(path), self.state.result, self.state.figures(self.current_model().name))
+
+    def save_dialog(self, parent: QWidget) -> None:
+        if self.state.result is None:
+            self.show_message(NOTHING_TO_SAVE)
+            return
+        path = ask_png_path(parent, "deepvis-accentuation.png")
+        if path:
+            try:
+                written = self.save(path)
+            except DeepvisError as error:
+                self.show_message(str(error))
+            else:
+                self.show_message(f"saved {', '.join(str(p) for p in written)}")
+
+    def _show(self, state: AccentState) -> None:
+        """The panel shows the accentuation while it belongs to the unit the panel shows."""
+        if state.job is None or state.job.key != self.panel.key:
+            self.panel.hide_accentuation()
+        else:
+            self.panel.show_accentuation(state.title(), state.detail(), state.result, state.job.frame_label)
 
     def dismiss(self) -> None:
         self._stop_task()

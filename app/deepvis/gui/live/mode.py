@@ -16,10 +16,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup
 from PyQt6.QtWidgets import QMenu, QMenuBar, QSizePolicy, QVBoxLayout, QWidget
 
-from deepvis import DeepvisError
 from deepvis.config import BACKPROP_FILTERS, BACKPROP_MODES, COLORMAPS, Config
 from deepvis.live import keys
-from deepvis.live.accent_state import AccentState
 from deepvis.live.unit_names import unit_title
 from deepvis.live.view_model import Display, LiveViewModel
 from deepvis.live.pipeline import ViewState
@@ -31,7 +29,7 @@ from deepvis.gui.panes import GridPane, ImagePane, LayerBar, PredictionsPane, Un
 from deepvis.gui.live.frame_hold import FrameHold
 from deepvis.gui.live.layout import ColumnSplitter, ask_png_path, save_widget_png
 from deepvis.gui.live.accent_jobs import AccentJobs
-from deepvis.gui.live.unit_jobs import ModelCopies, UnitImageJobs
+from deepvis.gui.live.unit_jobs import UnitImageJobs
 from deepvis.gui.live.model_switch import ModelSwitch
 from deepvis.gui.live.source_switch import SourceSwitch
 from deepvis.gui.live.unit_panel import UnitPanel
@@ -91,11 +89,10 @@ class LiveMode(WorkerMode):
         self.unit_jobs = UnitImageJobs(self.unit_panel, self.worker, lambda: self.loaded, self.context.show_message,
                                        auto=config.auto_unit_images, parent=self)
         self._show_model_store()
-        self.accent = AccentState()
-        self.accent_jobs = AccentJobs(self.accent, ModelCopies(self.worker, lambda: self.loaded),
-                                      self.context.show_message, give_way=self.unit_jobs.give_way, parent=self)
+        self.accent_jobs = AccentJobs(self.unit_panel, self.worker, lambda: self.loaded, self.context.show_message,
+                                      give_way=self.unit_jobs.give_way, parent=self)
+        self.accent = self.accent_jobs.state
         self.unit_jobs.hold_background = lambda: self.accent.running
-        self.accent.changed.connect(self._show_accentuation)
 
         self.model.view_changed.connect(self._on_view_changed)
         self.model.display_changed.connect(self._on_display_changed)
@@ -256,8 +253,8 @@ class LiveMode(WorkerMode):
         unit_menu.addAction(self._action("Compute its MACO image now, and where the unit looks",
                                          lambda: self.unit_jobs.compute_now("maco")))
         unit_menu.addAction(self._action("Accentuate this frame for the unit", self.accentuate, "accentuate_unit"))
-        unit_menu.addAction(self._action("Stop the accentuation", self._stop_accentuation))
-        unit_menu.addAction(self._action("Save the accentuation…", self.save_accentuation_dialog))
+        unit_menu.addAction(self._action("Stop the accentuation", self.accent_jobs.stop_from_menu))
+        unit_menu.addAction(self._action("Save the accentuation…", lambda: self.accent_jobs.save_dialog(self)))
         unit_menu.addAction(self._action("DeepDream this frame", lambda: self.send_to_dream(False), "dream_frame"))
         unit_menu.addAction(self._action("DeepDream this frame on the unit", lambda: self.send_to_dream(True),
                                          "dream_unit"))
@@ -479,45 +476,9 @@ class LiveMode(WorkerMode):
         self.unit_jobs.save_top_frames(self.view.layer)
 
     def accentuate(self) -> None:
-        """A: the frame on screen accentuated for the selected unit, in the unit panel (A again: its
-        optimized images)."""
-        layer, unit = self.panel_key(self.view)
-        delivery = self.last_delivery
-        rgb = None if delivery is None else delivery.result.input_rgb
-        label = "the frame" if delivery is None else delivery.frame_label
-        self.accent_jobs.toggle(layer, unit, self.unit_title(self.view.layer, self.view.unit), rgb, label)
-
-    def _stop_accentuation(self) -> None:
-        if not self.accent_jobs.stop():
-            self.context.show_message("no accentuation is running")
-
-    def save_accentuation(self, path: str | Path) -> list[Path]:
-        """The accentuation on screen as FILE.png, FILE_where.png and FILE.json (dream --accentuate's
-        files): the images the panel shows, at the step it shows."""
-        from deepvis.dream.accentuate import write_accentuation
-
-        if self.accent.result is None:
-            raise DeepvisError("no accentuation to save: A accentuates the frame for the selected unit")
-        return write_accentuation(Path(path), self.accent.result, self.accent.figures(self.loaded.name))
-
-    def save_accentuation_dialog(self) -> None:
-        if self.accent.result is None:
-            self.context.show_message("no accentuation to save: A accentuates the frame for the selected unit")
-            return
-        path = ask_png_path(self, "deepvis-accentuation.png")
-        if path:
-            try:
-                written = self.save_accentuation(path)
-            except DeepvisError as error:
-                self.context.show_message(str(error))
-            else:
-                self.context.show_message(f"saved {', '.join(str(p) for p in written)}")
-
-    def _show_accentuation(self, state: AccentState) -> None:
-        if state.job is None or state.job.key != self.unit_panel.key:
-            self.unit_panel.hide_accentuation()
-        else:
-            self.unit_panel.show_accentuation(state.title(), state.detail(), state.result, state.job.frame_label)
+        """A: the frame on screen accentuated for the selected unit in the panel (A again: its images)."""
+        name = self.unit_title(self.view.layer, self.view.unit)
+        self.accent_jobs.toggle(*self.panel_key(self.view), name, self.last_delivery)
 
     def send_to_dream(self, use_unit: bool) -> None:
         """g / G: the Dream mode dreams this frame (G: amplifying the selected unit); Live pauses
