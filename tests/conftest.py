@@ -44,3 +44,19 @@ def make_window(qtbot, config):
 @pytest.fixture
 def video(tmp_path) -> Path:
     return write_video(tmp_path / "tiny.mp4")
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The embedded default model (no network), loaded once for the test file."""
+    from deepvis.session import open_model
+
+    return open_model(Config().replace(device="cpu"))
+
+
+@pytest.fixture
+def same_model(monkeypatch, loaded):
+    """Commands given the already loaded embedded model, so that each does not load it again."""
+    import deepvis.session
+
+    monkeypatch.setattr(deepvis.session, "open_model", lambda config: loaded)

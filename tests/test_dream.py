@@ -36,22 +36,6 @@ def one_thread():
         yield
 
 
-@pytest.fixture(scope="module")
-def loaded():
-    """The embedded default model (no network), loaded once for the file."""
-    from deepvis.session import open_model
-
-    return open_model(Config().replace(device="cpu"))
-
-
-@pytest.fixture
-def same_model(monkeypatch, loaded):
-    """`deepvis dream` given the already loaded model, so each command does not load it again."""
-    import deepvis.session
-
-    monkeypatch.setattr(deepvis.session, "open_model", lambda config: loaded)
-
-
 def small_photo(width: int = 128) -> np.ndarray:
     rgb = read_image(SAMPLE_IMAGES / "chelsea.png")
     height = round(rgb.shape[0] * width / rgb.shape[1])

@@ -29,14 +29,6 @@ def one_thread():
         yield
 
 
-@pytest.fixture(scope="module")
-def loaded():
-    """The embedded default model (no network), loaded once for the file."""
-    from deepvis.session import open_model
-
-    return open_model(Config().replace(device="cpu"))
-
-
 def photo(width: int, height: int) -> np.ndarray:
     return cv2.resize(read_image(SAMPLE_IMAGES / "chelsea.png"), (width, height), interpolation=cv2.INTER_AREA)
 

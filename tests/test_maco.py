@@ -12,7 +12,6 @@ import pytest
 import torch
 from torch import nn
 
-from deepvis.config import Config
 from deepvis.device import one_cpu_thread
 from deepvis.optvis.diversity import diversity, gram_similarity
 from deepvis.optvis.maco import MacoImage, load_template, maco_views, magnitude_for
@@ -31,21 +30,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def one_thread():
     with one_cpu_thread():
         yield
-
-
-@pytest.fixture(scope="module")
-def loaded():
-    """The embedded default model (no network), loaded once for the file."""
-    from deepvis.session import open_model
-
-    return open_model(Config().replace(device="cpu"))
-
-
-@pytest.fixture
-def same_model(monkeypatch, loaded):
-    import deepvis.session
-
-    monkeypatch.setattr(deepvis.session, "open_model", lambda config: loaded)
 
 
 class SmallNet(nn.Module):
