@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -217,25 +217,16 @@ class LearnViewModel:
     def save_setup(self, path: str | Path) -> Path | None:
         from deepvis.learn.setup import save_setup
 
-        try:
-            written = save_setup(path, self.setup)
-        except DeepvisError as error:
-            self.message.emit(str(error))
-            return None
-        self.message.emit(f"saved the setup to {written}")
-        return written
+        return _write_and_say(self.message, lambda: save_setup(path, self.setup),
+                              lambda written: f"saved the setup to {written}")
 
     def export_script(self, path: str | Path) -> Path | None:
         """A standalone PyTorch script that trains this setup (learn/export_code.py)."""
         from deepvis.learn.export_code import write_script
 
-        try:
-            written = write_script(path, self.setup)
-        except DeepvisError as error:
-            self.message.emit(str(error))
-            return None
-        self.message.emit(f"wrote {written}: `python {written.name}` trains the same run in plain PyTorch")
-        return written
+        return _write_and_say(self.message, lambda: write_script(path, self.setup),
+                              lambda written: f"wrote {written}: `python {written.name}` trains the same run in "
+                                              "plain PyTorch")
 
     # -- training ------------------------------------------------------------------------
 
@@ -291,9 +282,6 @@ class LearnViewModel:
         count = self.frame.count if self.frame else 1
         self.move_moment(direction * max(1, (count - 1) // 10))
 
-    def newest(self) -> None:
-        self.show_moment(None)
-
     def train_from_here(self) -> None:
         """Drop the moments after the one shown and train on from it."""
         frame = self.frame
@@ -346,7 +334,7 @@ class LearnViewModel:
         """The data at this stage in the 3-D pane (input, then each layer's Wx+b and activation)."""
         count = stage_count(self.setup)
         self.stage = max(0, min(count - 1, int(index)))
-        shown = self._set_scene("stage")
+        shown = self.set_scene("stage", announce=False)
         self.selection_changed.emit(self)
         if shown:
             self.display_changed.emit(self)
@@ -358,14 +346,13 @@ class LearnViewModel:
         """A unit (the input features first, then every neuron) and its surface in the 3-D pane."""
         count = len(self.frame.units) if self._frame_fits() else unit_count(self.setup)
         self.neuron = int(index) % count
-        shown = self._set_scene("neuron")
+        shown = self.set_scene("neuron", announce=False)
         self.selection_changed.emit(self)
         if shown:
             self.display_changed.emit(self)
 
     def next_neuron(self) -> None:
-        count = len(self.frame.units) if self._frame_fits() else unit_count(self.setup)
-        self.select_neuron((self.neuron % count + 1) % count)
+        self.select_neuron(self.neuron + 1)  # select_neuron wraps it to the units there are
 
     def selected_unit(self):
         """The selected unit's Landscape in the frame shown (None without one)."""
@@ -401,15 +388,13 @@ class LearnViewModel:
         """Every neuron's map, or the network diagram."""
         self.set_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
 
-    def set_scene(self, scene: str) -> None:
-        if self._set_scene(scene):
-            self.display_changed.emit(self)
-
-    def _set_scene(self, scene: str) -> bool:
-        """True when the scene changed (the caller says so)."""
+    def set_scene(self, scene: str, announce: bool = True) -> bool:
+        """True when the scene changed; `announce`: say so (display_changed), else the caller does."""
         if scene not in SCENES or scene == self.scene:
             return False
         self.scene = scene
+        if announce:
+            self.display_changed.emit(self)
         return True
 
     def toggle_landscape(self) -> None:
@@ -477,3 +462,14 @@ class LearnViewModel:
             if not frame.live:
                 parts.append("earlier moment")
         return " | ".join(parts)
+
+
+def _write_and_say(message, write: Callable[[], Path], said: Callable[[Path], str]) -> Path | None:
+    """write() a file and say `said(path)`, or say why it could not be written (None)."""
+    try:
+        written = write()
+    except DeepvisError as error:
+        message.emit(str(error))
+        return None
+    message.emit(said(written))
+    return written

@@ -128,7 +128,7 @@ class LearnMode(WorkerMode):
             self._action("New data, same network init", vm.regenerate_data, keys["regenerate_data"]),
             None,
             self._action("Train on from the moment shown", vm.train_from_here, keys["train_from_here"]),
-            self._action("Back to the newest moment", vm.newest),
+            self._action("Back to the newest moment", lambda: vm.show_moment(None)),
             None,
             self.test_action,
             self.discretize_action,
