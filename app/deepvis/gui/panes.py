@@ -30,6 +30,16 @@ def fit_rect(area: QRectF, width: int, height: int) -> QRectF:
     return QRectF(round(area.x() + (area.width() - w) / 2), round(area.y() + (area.height() - h) / 2), w, h)
 
 
+def painted_pane(widget: QWidget, minimum: tuple[int, int], hover: bool = False) -> None:
+    """Set up a widget that paints its whole rect itself: it grows with its cell, never takes the
+    keyboard focus, and no parent repaints under it; `hover`: mouse moves reach it without a button."""
+    widget.setMinimumSize(*minimum)
+    widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    widget.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+    widget.setMouseTracking(hover)
+
+
 class ImagePane(QWidget):
     """One image with a caption; scaled to fit, keeping its aspect."""
 
@@ -42,10 +52,7 @@ class ImagePane(QWidget):
         self._image: SharedImage | QImage | None = None
         self._scaled: DisplayImage | None = None  # self._image at the size last painted
         self.on_painted: Callable[[], None] | None = None
-        self.setMinimumSize(96, 96)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        painted_pane(self, (96, 96))
 
     def sizeHint(self) -> QSize:
         return QSize(240, 240)

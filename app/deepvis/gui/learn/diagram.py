@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QLineF, QPointF, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPen
-from PyQt6.QtWidgets import QInputDialog, QSizePolicy, QWidget
+from PyQt6.QtWidgets import QInputDialog, QWidget
 
 from deepvis.gui.learn.panels import map_image
+from deepvis.gui.panes import painted_pane
 from deepvis.gui.theme import ACCENT, MUTED, PANEL, TEXT
 from deepvis.learn.diagram import FULL_WEIGHT, THINNEST, WIDEST, Edge, Node, edge_at, layout_diagram
 from deepvis.learn.views import BLUE, ORANGE, Landscape
@@ -45,11 +46,7 @@ class NetworkDiagram(QWidget):
         self._images: dict[int, QImage] = {}
         self._index: dict[tuple[int, int], int] = {}
         self._hover: Edge | None = None
-        self.setMinimumSize(240, 200)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
+        painted_pane(self, (240, 200), hover=True)
 
     def sizeHint(self) -> QSize:
         return QSize(480, 360)

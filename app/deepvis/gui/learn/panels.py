@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 from deepvis.learn.view_model import LearnFrame
 from deepvis.learn.views import Landscape
 from deepvis.gui.images import DisplayImage
+from deepvis.gui.panes import painted_pane
 from deepvis.gui.theme import ACCENT, MUTED, PANEL, TEXT
 
 TRAIN_EDGE = QColor(255, 255, 255)
@@ -87,11 +88,7 @@ class BoundaryPane(QWidget):
         self._scaled: DisplayImage | None = None
         self._overlay: tuple[tuple, QImage] | None = None
         self.show_test = True
-        self.setMinimumSize(220, 220)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMouseTracking(True)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
+        painted_pane(self, (220, 220), hover=True)
 
     def sizeHint(self) -> QSize:
         return QSize(480, 480)
@@ -201,11 +198,7 @@ class LandscapeGrid(QWidget):
         self.titles: list[str] = []
         self.selected = -1
         self._images: dict[int, QImage] = {}
-        self.setMinimumSize(200, 160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
-        self.setMouseTracking(True)
+        painted_pane(self, (200, 160), hover=True)
 
     def sizeHint(self) -> QSize:
         return QSize(360, 320)

@@ -18,6 +18,7 @@ from PyQt6.QtCore import QPointF, QSize, Qt
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPolygonF, QWheelEvent
 from PyQt6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
+from deepvis.gui.panes import painted_pane
 from deepvis.gui.theme import MUTED, PANEL, TEXT
 
 log = logging.getLogger("deepvis.gui")
@@ -187,10 +188,7 @@ class SoftScene(QWidget):
         self.surface: tuple[np.ndarray, np.ndarray] | None = None
         self.axes = ("", "", "")
         self._drag: QPointF | None = None
-        self.setMinimumSize(160, 140)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # it fills its rect: no parent repaints under it
+        painted_pane(self, (160, 140))
         self.setToolTip(f"software 3-D view: {self.reason}" if self.reason else "software 3-D view")
 
     def sizeHint(self) -> QSize:
